@@ -1,0 +1,85 @@
+"""The Python API: load a chip, compile a graph, simulate a program."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tpusim.hw.chip import Chip, load_chip
+from tpusim.ir.graph import Graph
+from tpusim.ir.stats import macs
+from tpusim.ir.verify import verify
+from tpusim.lower.commands import Program
+from tpusim.lower.program import lower
+from tpusim.passes.precision import assign_precision, parse_precision
+from tpusim.sim.engine import Record, Simulation
+
+
+def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16") -> Program:
+    """Compile a graph for a chip at a precision into TIU and GDMA command queues."""
+    chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    precision = parse_precision(precision)
+    verify(graph)
+    typed = verify(assign_precision(graph, precision))
+    program = lower(typed, chip, precision)
+    program.graph = typed
+    return program
+
+
+@dataclass
+class Result:
+    """What a simulation produced: the records and the totals people ask for first."""
+
+    program: Program
+    chip: Chip
+    records: list[Record]
+    sim_wall_s: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_ns(self) -> float:
+        return max((r.end_ns for r in self.records), default=0.0)
+
+    @property
+    def total_ms(self) -> float:
+        return self.total_ns / 1e6
+
+    def busy_ns(self, engine: str) -> float:
+        return sum(r.end_ns - r.start_ns for r in self.records if r.engine == engine)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers (the fields `tpusim run --json` prints)."""
+        p = self.program
+        graph = getattr(p, "graph", None)
+        return {
+            "model": p.name,
+            "chip": self.chip.name,
+            "precision": p.precision,
+            **self.info,
+            "total_ms": round(self.total_ms, 6),
+            "tiu_busy_ms": round(self.busy_ns("TIU") / 1e6, 6),
+            "gdma_busy_ms": round(self.busy_ns("GDMA") / 1e6, 6),
+            "ddr_bytes": sum(r.bytes for r in self.records if r.direction != "L2L"),
+            "tiu_commands": len(p.tiu),
+            "gdma_commands": len(p.gdma),
+            "groups": len(p.groups),
+            "global_layers": sum(1 for layer in p.layers if layer.group < 0),
+            "gmacs": round(macs(graph) / 1e9, 6) if graph is not None else None,
+            "sim_wall_s": round(self.sim_wall_s, 3),
+        }
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the timeline and summaries into `directory` (whole files or none)."""
+        from tpusim.profile.report import save_result
+
+        return save_result(self, Path(directory))
+
+
+def simulate(program: Program, chip: Chip | str = "bm1684x") -> Result:
+    """Run a program through the engine model."""
+    chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    start = time.perf_counter()
+    records = Simulation(program, chip).run()
+    return Result(program, chip, records, time.perf_counter() - start)

@@ -1,0 +1,227 @@
+"""`Chip`: every number tpusim uses about a chip, loaded and checked from a TOML profile.
+
+A profile names each field with its unit (`ddr_gbps`, `lmem_bytes_per_npu`, ...). A profile may
+say `inherits = "other"` and override only what differs. Values are checked on load; the error
+names the file and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tpusim.errors import ChipProfileError
+from tpusim.ir.dtypes import DType
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A chip profile. Field names carry their units; see profiles/bm1684x.toml for sources."""
+
+    name: str
+    description: str
+    npu_count: int
+    eu_bytes: int
+    lmem_bytes_per_npu: int
+    lmem_banks: int
+    ic_parallel_bytes: int
+    ddr_tensor_align_bytes: int
+    tiu_mhz: float
+    cube_int8_macs_per_cycle: int
+    cube_f16_macs_per_cycle: int
+    cube_bf16_macs_per_cycle: int
+    cube_f32_macs_per_cycle: int
+    sfu_passes: float
+    lut_elems_per_cycle_per_npu: float
+    tiu_startup_cycles: float
+    gdma_mhz: float
+    ddr_gbps: float
+    ddr_read_efficiency: float
+    ddr_write_efficiency: float
+    ddr_min_access_bytes: int
+    gdma_bytes_per_cycle: float
+    gdma_startup_cycles: float
+    sync_latency_cycles: float
+
+    def __post_init__(self) -> None:
+        problem = _check(self)
+        if problem:
+            raise ChipProfileError(f"chip profile {self.name!r}: {problem}")
+
+    # Derived quantities: computed here so that no number about the chip lives elsewhere.
+    def eu_num(self, dtype: DType) -> int:
+        """Elements one lane processes per cycle (tpu-mlir Arch::eu_num)."""
+        return max(1, self.eu_bytes // dtype.bytes)
+
+    def ic_num(self, dtype: DType) -> int:
+        """Input channels the cube reduces per lane per step (tpu-mlir BM168x::ic_num)."""
+        return max(1, self.ic_parallel_bytes // dtype.bytes)
+
+    def cube_macs_per_cycle(self, dtype: DType) -> int:
+        """Peak multiply-accumulates per TIU cycle for convolutions and matmuls."""
+        if dtype in (DType.INT8, DType.UINT8):
+            return self.cube_int8_macs_per_cycle
+        if dtype is DType.F16:
+            return self.cube_f16_macs_per_cycle
+        if dtype is DType.BF16:
+            return self.cube_bf16_macs_per_cycle
+        return self.cube_f32_macs_per_cycle
+
+    @property
+    def lmem_bytes(self) -> int:
+        return self.lmem_bytes_per_npu * self.npu_count
+
+    @property
+    def lmem_bank_bytes(self) -> int:
+        return self.lmem_bytes_per_npu // self.lmem_banks
+
+    @property
+    def ddr_bytes_per_ns(self) -> float:
+        return self.ddr_gbps  # 1 GB/s is 1 byte per ns
+
+    def peak_tops(self, dtype: DType) -> float:
+        """Peak dense compute in tera-operations per second (2 ops per MAC)."""
+        return 2 * self.cube_macs_per_cycle(dtype) * self.tiu_mhz * 1e6 / 1e12
+
+    def replace(self, **changes: Any) -> Chip:
+        """A copy with some fields changed, checked like a loaded profile."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise ChipProfileError(f"unknown chip field {unknown[0]!r}")
+        values = {k: _coerce(self.name, k, v) for k, v in changes.items()}
+        return dataclasses.replace(self, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_names() -> list[str]:
+    """Every field of a profile, in declaration order."""
+    return [f.name for f in dataclasses.fields(Chip)]
+
+
+_INT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "int"}
+_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "float"}
+_STR_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "str"}
+_FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency"}
+_MAY_BE_ZERO = {"tiu_startup_cycles", "gdma_startup_cycles", "sync_latency_cycles"}
+
+
+def _check(chip: Chip) -> str | None:
+    """The first impossible value of a chip, described, or None."""
+    for name in field_names():
+        value = getattr(chip, name)
+        if name in _STR_FIELDS:
+            continue
+        if not math.isfinite(value):
+            return f"field {name!r} must be a finite number, got {value!r}"
+        if name in _FRACTIONS and not 0 < value <= 1:
+            return f"field {name!r} must be in (0, 1], got {value!r}"
+        if name in _MAY_BE_ZERO and value < 0:
+            return f"field {name!r} must be >= 0, got {value!r}"
+        if name not in _MAY_BE_ZERO and value <= 0:
+            return f"field {name!r} must be > 0, got {value!r}"
+    if chip.lmem_bytes_per_npu % chip.lmem_banks:
+        return "lmem_bytes_per_npu must be a multiple of lmem_banks"
+    if chip.eu_bytes < 4 or chip.ic_parallel_bytes < 4:
+        return "eu_bytes and ic_parallel_bytes must hold at least one f32 element (>= 4)"
+    return None
+
+
+def _coerce(source: str, name: str, value: Any) -> Any:
+    """Check one raw value's type; ints are accepted for float fields."""
+    if name in _STR_FIELDS:
+        if not isinstance(value, str):
+            raise ChipProfileError(f"{source}: field {name!r} must be a string")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ChipProfileError(f"{source}: field {name!r} must be a number, got {value!r}")
+    if name in _INT_FIELDS:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ChipProfileError(f"{source}: field {name!r} must be an integer, got {value}")
+            value = int(value)
+        return value
+    return float(value)
+
+
+def _builtin_dir() -> Path:
+    """profiles/ of a source checkout, else the copy a wheel installs as tpusim/profiles."""
+    checkout = Path(__file__).resolve().parents[2] / "profiles"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("tpusim") / "profiles"))
+
+
+def list_chips() -> list[str]:
+    """Names of the built-in chip profiles."""
+    return sorted(p.stem for p in _builtin_dir().glob("*.toml"))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or "\\" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise ChipProfileError(f"chip profile file not found: {text}")
+        return path
+    path = _builtin_dir() / f"{text}.toml"
+    if not path.is_file():
+        known = ", ".join(list_chips())
+        raise ChipProfileError(f"unknown chip {text!r} (built-in chips: {known})")
+    return path
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The profile's key/values with its ancestors' values filled in."""
+    if path.resolve() in seen:
+        chain = " -> ".join(p.name for p in (*seen, path))
+        raise ChipProfileError(f"chip profile inheritance cycle: {chain}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChipProfileError(f"cannot read chip profile {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ChipProfileError(f"chip profile {path} is not valid TOML: {exc}") from None
+    parent = raw.pop("inherits", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ChipProfileError(f"{path}: 'inherits' must be a chip name or path")
+    parent_path = _resolve(parent) if "/" in parent else _builtin_or_sibling(parent, path)
+    merged = _read_raw(parent_path, (*seen, path.resolve()))
+    merged.update(raw)
+    return merged
+
+
+def _builtin_or_sibling(name: str, child: Path) -> Path:
+    sibling = child.parent / f"{name}.toml"
+    return sibling if sibling.is_file() else _resolve(name)
+
+
+def load_chip(name_or_path: str | Path = "bm1684x") -> Chip:
+    """Load a built-in chip by name (`"bm1684x"`) or a profile file by path, and check it."""
+    path = _resolve(name_or_path)
+    raw = _read_raw(path)
+    names = field_names()
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ChipProfileError(f"{path}: unknown field {unknown[0]!r}")
+    missing = [n for n in names if n not in raw]
+    if missing:
+        raise ChipProfileError(f"{path}: missing field {missing[0]!r}")
+    values = {n: _coerce(str(path), n, raw[n]) for n in names}
+    try:
+        return Chip(**values)
+    except ChipProfileError as exc:
+        raise ChipProfileError(f"{path}: {str(exc).split(': ', 1)[1]}") from None

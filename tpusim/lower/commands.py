@@ -1,0 +1,204 @@
+"""Commands: what the TIU and GDMA engines execute, with what the cost model needs to know.
+
+Each engine runs its own in-order queue. A command carries its id on its engine (1, 2, ...) and
+`dep`, the id of the command on the other engine it waits for (0: none) - tpu-mlir's
+cmd_id / cmd_id_dep. The `work` is a small frozen record the cost model prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tpusim.ir.dtypes import DType
+from tpusim.ir.graph import Graph
+
+
+class Engine(Enum):
+    TIU = "TIU"
+    GDMA = "GDMA"
+
+    @property
+    def other(self) -> Engine:
+        return Engine.GDMA if self is Engine.TIU else Engine.TIU
+
+
+# ---- TIU work, by instruction class -------------------------------------------------------
+# Shapes are lane views (n, c, h, w): c is spread over the NPU lanes, h*w lies inside a lane.
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    """CONV: n x oc x oh x ow outputs, each reducing ic x kh x kw inputs on the cube."""
+
+    n: int
+    oc: int
+    oh: int
+    ow: int
+    ic: int
+    kh: int
+    kw: int
+    dtype: DType
+    kind = "CONV"
+
+
+@dataclass(frozen=True, slots=True)
+class MatMul:
+    """MM2: an (m x k) by (k x n) product; m rows are spread over the lanes."""
+
+    m: int
+    k: int
+    n: int
+    dtype: DType
+    kind = "MM2"
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    """AR: element-wise arithmetic on an (n, c, h, w) view; `passes` EU passes per element."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    dtype: DType
+    op: str = "add"
+    passes: int = 1
+    kind = "AR"
+
+
+@dataclass(frozen=True, slots=True)
+class Special:
+    """SFU: a transcendental (exp, erf, rsqrt, reciprocal, log) on an (n, c, h, w) view."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    dtype: DType
+    op: str = "exp"
+    kind = "SFU"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """SG: a table lookup per element (int8 activations become tables)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    dtype: DType
+    kind = "SG"
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """PorD: windowed reduction (pooling, depthwise conv, row sums) into (n, c, h, w)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    window: int
+    dtype: DType
+    op: str = "avg"
+    kind = "PorD"
+
+
+@dataclass(frozen=True, slots=True)
+class Transpose:
+    """TRANS: moves elements between lanes (cw/wc transposes, lane broadcasts)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    dtype: DType
+    kind = "TRANS"
+
+
+TiuWork = Conv | MatMul | Arith | Special | Lookup | Pool | Transpose
+
+
+# ---- GDMA work -----------------------------------------------------------------------------
+
+
+class Direction(Enum):
+    S2L = "S2L"  # DDR -> local memory (load)
+    L2S = "L2S"  # local memory -> DDR (store)
+    S2S = "S2S"  # DDR -> DDR (copy, permute)
+    L2L = "L2L"  # local -> local
+
+    @property
+    def reads_ddr(self) -> bool:
+        return self in (Direction.S2L, Direction.S2S)
+
+    @property
+    def writes_ddr(self) -> bool:
+        return self in (Direction.L2S, Direction.S2S)
+
+
+@dataclass(frozen=True, slots=True)
+class Dma:
+    """A transfer of `rows` contiguous runs of `row_bytes` each."""
+
+    direction: Direction
+    rows: int
+    row_bytes: int
+    kind: str = "GDMA_TENSOR"
+
+    @property
+    def bytes(self) -> int:
+        return self.rows * self.row_bytes
+
+
+Work = TiuWork | Dma
+
+
+@dataclass(slots=True)
+class Command:
+    engine: Engine
+    id: int
+    dep: int
+    work: Work
+    layer: int  # index into Program.layers
+    group: int = -1  # layer group index, -1 for a global layer
+    slice: int = -1  # slice index inside a group or a global layer's tile
+    tensor: str = ""  # the tensor a GDMA command moves
+
+    @property
+    def kind(self) -> str:
+        return self.work.kind
+
+
+@dataclass
+class Layer:
+    """One op as it runs: globally (DDR in, DDR out) or locally inside a group."""
+
+    name: str
+    kind: str
+    group: int = -1  # -1: global layer
+    macs: int = 0
+    tiles: int = 1
+
+
+@dataclass
+class Program:
+    """Two command queues plus what they came from."""
+
+    name: str
+    chip: str
+    precision: str
+    layers: list[Layer] = field(default_factory=list)
+    tiu: list[Command] = field(default_factory=list)
+    gdma: list[Command] = field(default_factory=list)
+    groups: list = field(default_factory=list)  # group plans (tpusim.group), empty if none
+    graph: Graph | None = None  # the compiled graph the commands came from
+
+    def queue(self, engine: Engine) -> list[Command]:
+        return self.tiu if engine is Engine.TIU else self.gdma
+
+    @property
+    def commands(self) -> int:
+        return len(self.tiu) + len(self.gdma)

@@ -1,0 +1,99 @@
+"""A global layer: one op, DDR in and DDR out, tiled and pipelined as a backend kernel does.
+
+The kernel holds its weights, then cuts the work into as few tiles as fit local memory (two
+buffers per tile when there is more than one, so that the next tile loads while this one
+computes). The GDMA queue runs  load 0, load 1, store 0, load 2, store 1, ..., store T-1  and the
+TIU computes tile i once its loads are in (bm1684x.md 2.3, "Load0 | Load1 | Store0,Load2 | ...").
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+
+from tpusim.errors import CompileError
+from tpusim.hw.chip import Chip
+from tpusim.ir.graph import Op
+from tpusim.lower.commands import Engine
+from tpusim.lower.kernels import KernelPlan, Move, Tile
+from tpusim.lower.stream import Streams
+
+
+def _split(size: int, parts: int) -> list[tuple[int, int]]:
+    """`size` cut into at most `parts` equal pieces: [(piece size, how many)], last smaller."""
+    step = math.ceil(size / parts)
+    pieces = [(step, size // step)]
+    return pieces + [(size % step, 1)] if size % step else pieces
+
+
+def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
+    """The fewest tiles (split outermost dims first) whose buffers fit local memory."""
+    budget = chip.lmem_bytes_per_npu - plan.held_bytes
+    if budget <= 0:
+        raise CompileError(f"op {op.name!r}: its weights need {plan.held_bytes} bytes per lane, "
+                           f"more than the {chip.lmem_bytes_per_npu} of local memory")
+    cache: dict[tuple[int, ...], Tile] = {}
+
+    def fits(parts: list[int]) -> bool:
+        splits = [_split(s, p) for s, p in zip(plan.dims, parts)]
+        count = math.prod(sum(n for _, n in split) for split in splits)
+        need = 0
+        for combo in product(*([size for size, _ in split] for split in splits)):
+            tile = cache.get(combo) or cache.setdefault(combo, plan.make_tile(combo))
+            need = max(need, tile.lmem_bytes)
+        return need * (1 if count == 1 else 2) <= budget
+
+    parts = [1] * len(plan.dims)
+    for axis, size in enumerate(plan.dims):
+        parts[axis] = size
+        if not fits(parts):
+            continue
+        lo, hi = 1, size  # smallest split of this axis that fits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            parts[axis] = mid
+            lo, hi = (lo, mid) if fits(parts) else (mid + 1, hi)
+        parts[axis] = lo
+        per_axis = [[size for size, n in _split(s, p) for _ in range(n)]
+                    for s, p in zip(plan.dims, parts)]
+        return list(product(*per_axis))
+    raise CompileError(f"op {op.name!r}: does not fit local memory even split to single rows")
+
+
+def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan, chip: Chip) -> int:
+    """Queue one op's commands; returns the number of tiles."""
+    sizes = choose_tiles(plan, chip, op)
+    cache: dict[tuple[int, ...], Tile] = {}
+    tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
+    for tensor, dma in plan.held:
+        streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)
+    loaded: dict[int, int] = {}
+    computed: dict[int, int] = {}
+
+    def gdma(moves: tuple[Move, ...], dep: int, index: int) -> None:
+        for tensor, dma in moves:
+            streams.emit(Engine.GDMA, dma, dep, layer, slice_=index, tensor=tensor)
+            dep = 0
+
+    def load(i: int) -> None:
+        gdma(tiles[i].loads, computed.get(i - 2, 0), i)
+        loaded[i] = streams.last(Engine.GDMA)
+
+    load(0)
+    for i, tile in enumerate(tiles):
+        dep = loaded[i]
+        for work in tile.works:
+            streams.emit(Engine.TIU, work, dep, layer, slice_=i)
+            dep = 0
+        computed[i] = streams.last(Engine.TIU)
+        if i + 1 < len(tiles):
+            load(i + 1)
+        gdma(tile.stores, computed[i], i)
+    return len(tiles)
+
+
+def emit_copies(streams: Streams, layer: int, moves: list[Move]) -> None:
+    """A data-movement op in DDR: transfers only. Its input was stored by an earlier GDMA
+    command, so the in-order GDMA queue already orders it; it waits for nothing else."""
+    for tensor, dma in moves:
+        streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)

@@ -1,0 +1,64 @@
+"""`DdrBus`: DDR bandwidth shared by every DMA engine that uses it at the same time.
+
+Each transfer needs some DDR time (`ddr_ns`, what it would take with the bus to itself) and
+cannot go faster than its engine allows (`engine_ns`). Concurrent transfers get max-min fair
+shares of the bus, each capped by its engine; shares are recomputed whenever a transfer starts
+or ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import simpy
+
+_DONE_NS = 1e-6  # remaining DDR time below this is rounding, not work
+
+
+class DdrBus:
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._active: dict[simpy.Event, list[float]] = {}  # done-event -> [remaining, cap, share]
+        self._since = env.now
+        self._generation = 0
+
+    def transfer(self, ddr_ns: float, engine_ns: float) -> Generator[simpy.Event, None, None]:
+        """Process body: returns when the transfer is done."""
+        if ddr_ns <= 0:
+            yield self.env.timeout(engine_ns)
+            return
+        cap = min(1.0, ddr_ns / engine_ns) if engine_ns > 0 else 1.0
+        done = self.env.event()
+        self._advance()
+        self._active[done] = [ddr_ns, cap, 0.0]
+        self._reschedule()
+        yield done
+
+    def _advance(self) -> None:
+        elapsed = self.env.now - self._since
+        self._since = self.env.now
+        if elapsed > 0:
+            for entry in self._active.values():
+                entry[0] -= elapsed * entry[2]
+
+    def _reschedule(self) -> None:
+        left, remaining = len(self._active), 1.0
+        for entry in sorted(self._active.values(), key=lambda e: e[1]):
+            entry[2] = min(entry[1], remaining / left)
+            remaining -= entry[2]
+            left -= 1
+        self._generation += 1
+        if self._active:
+            wait = min(e[0] / e[2] for e in self._active.values())
+            self.env.process(self._wake(max(0.0, wait), self._generation))
+
+    def _wake(self, wait: float, generation: int) -> Generator[simpy.Event, None, None]:
+        yield self.env.timeout(wait)
+        if generation != self._generation:
+            return  # a newer schedule replaced this one
+        self._advance()
+        for done, entry in list(self._active.items()):
+            if entry[0] <= _DONE_NS:
+                del self._active[done]
+                done.succeed()
+        self._reschedule()

@@ -1,0 +1,133 @@
+"""The simulation: one simpy process per engine walking its queue in order.
+
+A command starts when its engine is free and the command it waits for on the other engine has
+finished (plus the chip's sync latency). TIU commands take their cost-model time; GDMA commands
+take their start-up time, then draw on the shared DDR bus. Every command leaves one `Record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import simpy
+
+from tpusim.cost.gdma import DmaCost, dma_cost
+from tpusim.cost.tiu import tiu_ns
+from tpusim.errors import SimulationError
+from tpusim.hw.chip import Chip
+from tpusim.lower.commands import Command, Dma, Engine, Program
+from tpusim.sim.ddr import DdrBus
+
+
+@dataclass(slots=True)
+class Record:
+    engine: str
+    cmd_id: int
+    dep: int
+    kind: str
+    layer: int
+    group: int
+    slice: int
+    start_ns: float
+    end_ns: float
+    bytes: int
+    direction: str
+    tensor: str
+
+    @property
+    def duration_ns(self) -> float:
+        return self.end_ns - self.start_ns
+
+
+def check_dependencies(program: Program) -> None:
+    """Reject waits that can never be met, before simulating (they would hang the engines)."""
+    for engine in Engine:
+        others = len(program.queue(engine.other))
+        for cmd in program.queue(engine):
+            if not 0 <= cmd.dep <= others:
+                raise SimulationError(
+                    f"{engine.value} command {cmd.id} (layer {_layer(program, cmd)}) waits for "
+                    f"{engine.other.value} command {cmd.dep}, which does not exist "
+                    f"({others} are queued)")
+
+
+def _layer(program: Program, cmd: Command) -> str:
+    if 0 <= cmd.layer < len(program.layers):
+        return repr(program.layers[cmd.layer].name)
+    return str(cmd.layer)
+
+
+class Simulation:
+    """All state of one run: the simpy environment, the engines' progress, the records."""
+
+    def __init__(self, program: Program, chip: Chip) -> None:
+        check_dependencies(program)
+        self.program = program
+        self.chip = chip
+        self.env = simpy.Environment()
+        self.bus = DdrBus(self.env)
+        self.records: list[Record] = []
+        self._done = {e: [self.env.event() for _ in range(len(program.queue(e)) + 1)]
+                      for e in Engine}
+        self._end = {e: [0.0] * (len(program.queue(e)) + 1) for e in Engine}
+        for e in Engine:
+            self._done[e][0].succeed()  # id 0: "waits for nothing"
+        self._tiu_cache: dict[object, float] = {}
+        self._dma_cache: dict[Dma, DmaCost] = {}
+
+    def run(self) -> list[Record]:
+        procs = [self.env.process(self._engine(e)) for e in Engine]
+        self.env.run()
+        stuck = [e for e, p in zip(Engine, procs) if p.is_alive]
+        if stuck:
+            raise SimulationError(self._deadlock_report())
+        self.records.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
+        return self.records
+
+    def _deadlock_report(self) -> str:
+        waits = []
+        for e in Engine:
+            done = sum(1 for ev in self._done[e][1:] if ev.processed)
+            queue = self.program.queue(e)
+            if done < len(queue):
+                cmd = queue[done]
+                waits.append(f"{e.value} command {cmd.id} (layer {_layer(self.program, cmd)}) "
+                             f"waits for {e.other.value} command {cmd.dep}")
+        return "deadlock: " + "; ".join(waits)
+
+    def _engine(self, engine: Engine) -> Generator[simpy.Event, None, None]:
+        env, chip = self.env, self.chip
+        other_done, other_end = self._done[engine.other], self._end[engine.other]
+        for cmd in self.program.queue(engine):
+            if cmd.dep:
+                if not other_done[cmd.dep].processed:
+                    yield other_done[cmd.dep]
+                ready = other_end[cmd.dep] + chip.sync_latency_cycles * 1000.0 / (
+                    chip.tiu_mhz if engine is Engine.TIU else chip.gdma_mhz)
+                if ready > env.now:
+                    yield env.timeout(ready - env.now)
+            start = env.now
+            work = cmd.work
+            if isinstance(work, Dma):
+                cost = self._dma_cache.get(work) or self._dma_cache.setdefault(
+                    work, dma_cost(work, chip))
+                if cost.fixed_ns:
+                    yield env.timeout(cost.fixed_ns)
+                yield from self.bus.transfer(cost.ddr_ns, cost.engine_ns)
+                nbytes, direction = work.bytes, work.direction.value
+            else:
+                ns = self._tiu_cache.get(work)
+                if ns is None:
+                    ns = self._tiu_cache.setdefault(work, tiu_ns(work, chip))
+                yield env.timeout(ns)
+                nbytes, direction = 0, ""
+            self._end[engine][cmd.id] = env.now
+            self.records.append(Record(engine.value, cmd.id, cmd.dep, work.kind, cmd.layer,
+                                       cmd.group, cmd.slice, start, env.now, nbytes, direction,
+                                       cmd.tensor))
+            self._done[engine][cmd.id].succeed()
+
+
+def simulate_records(program: Program, chip: Chip) -> list[Record]:
+    return Simulation(program, chip).run()
