@@ -259,7 +259,7 @@ def _upsample(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
     x, scales = shapes[0], attrs["scales"]
     if len(scales) != len(x):
         raise _Bad("scales must give one value per axis")
-    return [tuple(int(math.floor(d * s)) for d, s in zip(x, scales))]
+    return [tuple(math.floor(d * s) for d, s in zip(x, scales))]
 
 
 def _scatternd(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:

@@ -23,7 +23,7 @@ def _split(size: int, parts: int) -> list[tuple[int, int]]:
     """`size` cut into at most `parts` equal pieces: [(piece size, how many)], last smaller."""
     step = math.ceil(size / parts)
     pieces = [(step, size // step)]
-    return pieces + [(size % step, 1)] if size % step else pieces
+    return [*pieces, (size % step, 1)] if size % step else pieces
 
 
 def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:

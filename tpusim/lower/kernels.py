@@ -188,7 +188,8 @@ def _matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
         works += _requant(dt, (bt, m, n, 1))
         lmem = (lane_bytes((bt, m, k, 1), dt, chip) + lane_bytes((bt, b_rows, b_row, 1), dt, chip)
                 + lane_bytes((bt, m, n, 1), out.dtype, chip))
-        loads = (_load(a.name, bt * m, k * dt.bytes), _load(b.name, bt * b_rows, b_row * b.dtype.bytes))
+        loads = (_load(a.name, bt * m, k * dt.bytes),
+                 _load(b.name, bt * b_rows, b_row * b.dtype.bytes))
         return Tile(loads, tuple(works), (_store(out.name, bt * m, n * out.dtype.bytes),), lmem)
 
     return KernelPlan((math.prod(batch),), tuple(held), held_bytes, make_batched)
@@ -229,7 +230,8 @@ def _conv_like(op: Op, g: Graph, chip: Chip) -> KernelPlan:
             work = Conv(nt, oc, oht, ow, ch // group, kh, kw, dt)
         works = [work, *_requant(dt if op.kind is OpKind.CONV2D else DType.F32, (nt, oc, oht, ow))]
         rows_in, row_in = dma_rows(x.shape, (nt, ch, iht, iw), dt)
-        lmem = lane_bytes((nt, ch, iht, iw), dt, chip) + lane_bytes((nt, oc, oht, ow), out.dtype, chip)
+        lmem = (lane_bytes((nt, ch, iht, iw), dt, chip)
+                + lane_bytes((nt, oc, oht, ow), out.dtype, chip))
         return Tile((_load(x.name, rows_in, row_in),), tuple(works),
                     (_store(out.name, nt * oc, oht * ow * out.dtype.bytes),), lmem)
 
@@ -296,7 +298,8 @@ def _reduce(op: Op, g: Graph, chip: Chip) -> KernelPlan:
                       lambda r, dt: [Pool(1, r, 1, 1, length, dt, name)], 0, out_length=1)
 
 
-def _through_lmem(op: Op, g: Graph, chip: Chip, work: Callable[[View, DType], TiuWork]) -> KernelPlan:
+def _through_lmem(op: Op, g: Graph, chip: Chip,
+                  work: Callable[[View, DType], TiuWork]) -> KernelPlan:
     """Data rearrangement done by loading, rearranging in local memory, storing."""
     x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     ratio = out.numel / x.numel

@@ -1,0 +1,36 @@
+import pytest
+
+from tpusim.api import compile, simulate
+from tpusim.frontend import build_model
+from tpusim.sim.invariants import violations
+
+
+@pytest.fixture(scope="module")
+def swin_runs(chip):
+    graph = build_model("swin-t")
+    return {p: simulate(compile(graph, chip, p), chip) for p in ("f32", "f16", "bf16", "int8")}
+
+
+@pytest.mark.parametrize("precision", ["f32", "f16", "bf16", "int8"])
+def test_swin_t_invariants(swin_runs, precision):
+    assert violations(swin_runs[precision]) == []
+
+
+def test_lower_precision_is_faster(swin_runs):
+    ms = {p: r.total_ms for p, r in swin_runs.items()}
+    assert ms["f32"] > ms["f16"] > ms["int8"]
+    assert ms["bf16"] == pytest.approx(ms["f16"], rel=0.05)
+
+
+def test_int8_moves_fewer_bytes(swin_runs):
+    ddr = {p: r.summary()["ddr_bytes"] for p, r in swin_runs.items()}
+    assert ddr["f32"] > ddr["f16"] > ddr["int8"]
+
+
+def test_violations_are_detected(swin_runs):
+    run = swin_runs["f16"]
+    broken = type(run)(run.program, run.chip, [*run.records], run.sim_wall_s)
+    first = broken.records[0]
+    broken.records[0] = type(first)(**{**{s: getattr(first, s) for s in first.__slots__},
+                                       "bytes": first.bytes + 1})
+    assert any("bytes" in v for v in violations(broken))

@@ -1,0 +1,3 @@
+from tpusim.cli import main
+
+raise SystemExit(main())

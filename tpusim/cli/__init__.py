@@ -1,0 +1,80 @@
+"""The command line: `tpusim run | compare | chips | speed`.
+
+Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from tpusim import __version__
+from tpusim.errors import TpusimError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every bad input
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tpusim", description="Cycle-approximate BM1684X TPU simulator.")
+    parser.add_argument("--version", action="version", version=f"tpusim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def model_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("model", help="built-in model name (swin-t, swin-s, swin-b) or a file")
+        p.add_argument("--chip", default="bm1684x", help="chip name or profile path")
+        p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+
+    run = sub.add_parser("run", help="simulate one model at one precision")
+    model_args(run)
+    run.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+    run.add_argument("--out", help="directory for the timeline and summaries")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+    compare = sub.add_parser("compare", help="the model's time at several precisions")
+    model_args(compare)
+    compare.add_argument("--precisions", default="f32,f16,int8",
+                         help="comma-separated precisions (default f32,f16,int8)")
+    compare.add_argument("--out", help="directory for one timeline per run")
+    compare.add_argument("--json", action="store_true", help="print one JSON object")
+
+    chips = sub.add_parser("chips", help="list the chip profiles")
+    chips.add_argument("--show", metavar="CHIP", help="print every field of one profile")
+
+    speed = sub.add_parser("speed", help="how fast the simulator runs (wall time, commands/s)")
+    speed.add_argument("model", nargs="?", default="swin-t")
+    speed.add_argument("--precision", default="f16")
+    speed.add_argument("--repeat", type=int, default=3, help="runs to time (best is reported)")
+    speed.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tpusim.cli import tasks
+
+    try:
+        return tasks.dispatch(args)
+    except TpusimError as exc:
+        sys.stderr.write(f"tpusim: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("tpusim: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: say so briefly, keep the traceback for those who ask
+        if os.environ.get("TPUSIM_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"tpusim: internal error: {type(exc).__name__}: {exc} "
+                         "(set TPUSIM_DEBUG=1 for the traceback)\n")
+        return 1
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")

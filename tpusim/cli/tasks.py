@@ -1,0 +1,106 @@
+"""What each subcommand does; the parser lives in tpusim.cli."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tpusim.api import Result, compile, simulate
+from tpusim.cli.text import format_run, format_table
+from tpusim.errors import TpusimError
+from tpusim.frontend.load import load_model
+from tpusim.hw.chip import field_names, list_chips, load_chip
+from tpusim.outputs import dumps_json
+from tpusim.passes.precision import parse_precision
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return {"run": run, "compare": compare, "chips": chips, "speed": speed}[args.command](args)
+
+
+def _simulate(model: str, chip_name: str, precision: str, batch: int) -> Result:
+    chip = load_chip(chip_name)
+    graph = load_model(model, batch)
+    result = simulate(compile(graph, chip, precision), chip)
+    result.info["batch"] = batch
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    result = _simulate(args.model, args.chip, args.precision, args.batch)
+    if args.out:
+        result.save(Path(args.out))
+    if args.json:
+        sys.stdout.write(dumps_json(result.summary()))
+    else:
+        sys.stdout.write(format_run(result))
+        if args.out:
+            sys.stdout.write(f"wrote {args.out}/ (trace.json, timeline.png, summary.json, "
+                             "layers.csv)\n")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    precisions = [parse_precision(p) for p in args.precisions.split(",") if p.strip()]
+    if not precisions:
+        raise TpusimError("--precisions names no precision")
+    rows = []
+    for precision in precisions:
+        result = _simulate(args.model, args.chip, precision, args.batch)
+        if args.out:
+            result.save(Path(args.out) / precision)
+        rows.append(result.summary())
+    if args.json:
+        sys.stdout.write(dumps_json({"model": args.model, "chip": args.chip, "rows": rows}))
+        return 0
+    table = [[r["precision"], f"{r['total_ms']:.3f}", f"{r['tiu_busy_ms']:.3f}",
+              f"{r['gdma_busy_ms']:.3f}", f"{r['ddr_bytes'] / 1e6:.1f}",
+              str(r["tiu_commands"]), str(r["gdma_commands"])] for r in rows]
+    sys.stdout.write(f"{args.model} on {args.chip}, batch {args.batch}\n")
+    sys.stdout.write(format_table(["precision", "total ms", "TIU ms", "GDMA ms", "DDR MB",
+                                   "TIU cmds", "GDMA cmds"], table))
+    if args.out:
+        sys.stdout.write(f"wrote timelines under {args.out}/\n")
+    return 0
+
+
+def chips(args: argparse.Namespace) -> int:
+    if args.show:
+        chip = load_chip(args.show)
+        width = max(len(n) for n in field_names())
+        for name in field_names():
+            sys.stdout.write(f"{name:<{width}}  {getattr(chip, name)}\n")
+        return 0
+    for name in list_chips():
+        sys.stdout.write(f"{name:<10}  {load_chip(name).description}\n")
+    return 0
+
+
+def speed(args: argparse.Namespace) -> int:
+    """Simulator speed on one model: best of `repeat` runs of compile and simulate."""
+    chip = load_chip("bm1684x")
+    graph = load_model(args.model)
+    best_compile = best_sim = float("inf")
+    result = None
+    for _ in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        program = compile(graph, chip, args.precision)
+        t1 = time.perf_counter()
+        result = simulate(program, chip)
+        t2 = time.perf_counter()
+        best_compile, best_sim = min(best_compile, t1 - t0), min(best_sim, t2 - t1)
+    assert result is not None
+    commands = result.program.commands
+    data = {"model": args.model, "precision": args.precision, "commands": commands,
+            "compile_s": round(best_compile, 4), "simulate_s": round(best_sim, 4),
+            "commands_per_s": round(commands / best_sim), "simulated_ms": result.total_ms}
+    if args.json:
+        sys.stdout.write(dumps_json(data))
+    else:
+        sys.stdout.write(
+            f"{args.model} {args.precision}: {commands} commands; compile {best_compile:.3f} s, "
+            f"simulate {best_sim:.3f} s = {commands / best_sim:,.0f} commands/s "
+            f"(best of {max(1, args.repeat)})\n")
+    return 0

@@ -1,0 +1,43 @@
+"""Plain-text rendering for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tpusim.profile.summary import kind_rows, layer_rows
+
+if TYPE_CHECKING:
+    from tpusim.api import Result
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns right-aligned except the first."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *rest = (str(c) for c in cells)
+        return "  ".join([first.ljust(widths[0])] + [c.rjust(w) for c, w in
+                                                      zip(rest, widths[1:])]).rstrip() + "\n"
+
+    return line(header) + line(["-" * w for w in widths]) + "".join(line(r) for r in rows)
+
+
+def format_run(result: Result, top: int = 8) -> str:
+    s = result.summary()
+    total = s["total_ms"] or 1.0
+    head = (f"{s['model']} on {s['chip']}, {s['precision']}, batch {s.get('batch', 1)}\n"
+            f"  total        {s['total_ms']:10.3f} ms\n"
+            f"  TIU busy     {s['tiu_busy_ms']:10.3f} ms  ({100 * s['tiu_busy_ms'] / total:.1f} %)\n"
+            f"  GDMA busy    {s['gdma_busy_ms']:10.3f} ms  "
+            f"({100 * s['gdma_busy_ms'] / total:.1f} %)\n"
+            f"  DDR traffic  {s['ddr_bytes'] / 1e6:10.1f} MB\n"
+            f"  commands     {s['tiu_commands']} TIU, {s['gdma_commands']} GDMA\n"
+            f"  layers       {s['global_layers']} global, {s['groups']} groups\n"
+            f"  simulated in {s['sim_wall_s']:.2f} s\n\n")
+    kinds = kind_rows(layer_rows(result.program, result.records))[:top]
+    rows = [[k["kind"], str(k["layers"]), f"{k['span_ns'] / 1e6:.3f}",
+             f"{100 * k['span_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
+             f"{k['gdma_ns'] / 1e6:.3f}"] for k in kinds]
+    return head + "time by operator kind\n" + format_table(
+        ["kind", "layers", "ms", "%", "TIU ms", "GDMA ms"], rows)

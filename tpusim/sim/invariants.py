@@ -1,0 +1,49 @@
+"""The invariants every simulated program satisfies (DESIGN.md), as a checkable function."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tpusim.cost.roofline import roofline_ns
+
+if TYPE_CHECKING:
+    from tpusim.api import Result
+
+_TOL = 1e-6  # ns of floating-point slack
+
+
+def violations(result: Result) -> list[str]:
+    """Every broken invariant, described; empty when the run is sound."""
+    problems: list[str] = []
+    program, records = result.program, result.records
+    by_engine: dict[str, list] = {"TIU": [], "GDMA": []}
+    for r in records:
+        by_engine[r.engine].append(r)
+    ends = {}
+    for engine, rs in by_engine.items():
+        rs.sort(key=lambda r: r.cmd_id)
+        expected = len(program.tiu if engine == "TIU" else program.gdma)
+        if [r.cmd_id for r in rs] != list(range(1, expected + 1)):
+            problems.append(f"{engine}: records do not cover commands 1..{expected} once each")
+        for prev, cur in zip(rs, rs[1:]):
+            if cur.start_ns < prev.end_ns - _TOL:
+                problems.append(f"{engine}: command {cur.cmd_id} starts before "
+                                f"{prev.cmd_id} ends")
+        ends[engine] = {r.cmd_id: r.end_ns for r in rs}
+    for r in records:
+        other = "GDMA" if r.engine == "TIU" else "TIU"
+        if r.dep and r.start_ns < ends[other].get(r.dep, float("inf")) - _TOL:
+            problems.append(f"{r.engine} command {r.cmd_id} starts before {other} command "
+                            f"{r.dep} it waits for ends")
+    total = result.total_ns
+    for engine in by_engine:
+        if result.busy_ns(engine) > total + _TOL:
+            problems.append(f"makespan {total} ns is below {engine} busy time")
+    bound = roofline_ns(program, result.chip)
+    if total < bound - _TOL:
+        problems.append(f"makespan {total} ns is below the roofline bound {bound} ns")
+    planned = sum(c.work.bytes for c in program.gdma)
+    moved = sum(r.bytes for r in records if r.engine == "GDMA")
+    if planned != moved:
+        problems.append(f"GDMA moved {moved} bytes, the plan says {planned}")
+    return problems
