@@ -4,8 +4,8 @@ import simpy
 from tpusim.api import compile, simulate
 from tpusim.errors import SimulationError
 from tpusim.ir import GraphBuilder, OpKind
-from tpusim.lower.commands import Arith, Command, Direction, Dma, Engine, Layer, Program
 from tpusim.ir.dtypes import DType
+from tpusim.lower.commands import Arith, Command, Direction, Dma, Engine, Layer, Program
 from tpusim.sim.ddr import DdrBus
 from tpusim.sim.engine import Simulation
 
@@ -58,13 +58,13 @@ def _program(tiu: list[tuple[int]], gdma: list[tuple[int]]) -> Program:
 
 
 def test_dependency_on_missing_command_is_rejected(simple_chip):
-    with pytest.raises(SimulationError, match="TIU command 1 .* waits for GDMA command 5"):
+    with pytest.raises(SimulationError, match=r"TIU command 1 .* waits for GDMA command 5"):
         Simulation(_program([(5,)], [(0,)]), simple_chip)
 
 
 def test_circular_wait_is_reported_not_hung(simple_chip):
     program = _program([(1,)], [(1,)])  # each waits for the other's first command
-    with pytest.raises(SimulationError, match="deadlock: TIU command 1 .* GDMA command 1"):
+    with pytest.raises(SimulationError, match=r"deadlock: TIU command 1 .* GDMA command 1"):
         Simulation(program, simple_chip).run()
 
 

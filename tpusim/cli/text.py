@@ -28,7 +28,8 @@ def format_run(result: Result, top: int = 8) -> str:
     total = s["total_ms"] or 1.0
     head = (f"{s['model']} on {s['chip']}, {s['precision']}, batch {s.get('batch', 1)}\n"
             f"  total        {s['total_ms']:10.3f} ms\n"
-            f"  TIU busy     {s['tiu_busy_ms']:10.3f} ms  ({100 * s['tiu_busy_ms'] / total:.1f} %)\n"
+            f"  TIU busy     {s['tiu_busy_ms']:10.3f} ms  "
+            f"({100 * s['tiu_busy_ms'] / total:.1f} %)\n"
             f"  GDMA busy    {s['gdma_busy_ms']:10.3f} ms  "
             f"({100 * s['gdma_busy_ms'] / total:.1f} %)\n"
             f"  DDR traffic  {s['ddr_bytes'] / 1e6:10.1f} MB\n"

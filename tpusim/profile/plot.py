@@ -7,12 +7,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
-from tpusim.lower.commands import Program  # noqa: E402
-from tpusim.profile.summary import layer_rows  # noqa: E402
-from tpusim.sim.engine import Record  # noqa: E402
+from tpusim.lower.commands import Program
+from tpusim.profile.summary import layer_rows
+from tpusim.sim.engine import Record
 
 _COLORS = {
     "S2L": "#4c9be8", "L2S": "#e8944c", "S2S": "#b05cc6", "L2L": "#8fbf7f",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from tpusim.cost.roofline import roofline_ns
@@ -25,7 +26,7 @@ def violations(result: Result) -> list[str]:
         expected = len(program.tiu if engine == "TIU" else program.gdma)
         if [r.cmd_id for r in rs] != list(range(1, expected + 1)):
             problems.append(f"{engine}: records do not cover commands 1..{expected} once each")
-        for prev, cur in zip(rs, rs[1:]):
+        for prev, cur in itertools.pairwise(rs):
             if cur.start_ns < prev.end_ns - _TOL:
                 problems.append(f"{engine}: command {cur.cmd_id} starts before "
                                 f"{prev.cmd_id} ends")
