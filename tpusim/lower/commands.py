@@ -181,6 +181,7 @@ class Layer:
     group: int = -1  # -1: global layer
     macs: int = 0
     tiles: int = 1
+    lmem_bytes: int = 0  # peak local memory per lane while it runs (its group's, if local)
 
 
 @dataclass

@@ -60,11 +60,13 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
     raise CompileError(f"op {op.name!r}: does not fit local memory even split to single rows")
 
 
-def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan, chip: Chip) -> int:
-    """Queue one op's commands; returns the number of tiles."""
+def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
+                chip: Chip) -> tuple[int, int]:
+    """Queue one op's commands; returns (tiles, peak local memory per lane)."""
     sizes = choose_tiles(plan, chip, op)
     cache: dict[tuple[int, ...], Tile] = {}
     tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
+    lmem = plan.held_bytes + max(t.lmem_bytes for t in tiles) * min(2, len(tiles))
     for tensor, dma in plan.held:
         streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)
     loaded: dict[int, int] = {}
@@ -89,7 +91,7 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan, chip: Ch
         if i + 1 < len(tiles):
             load(i + 1)
         gdma(tile.stores, computed[i], i)
-    return len(tiles)
+    return len(tiles), lmem
 
 
 def emit_copies(streams: Streams, layer: int, moves: list[Move]) -> None:

@@ -22,7 +22,7 @@ def lower(graph: Graph, chip: Chip, precision: str) -> Program:
         program.layers.append(layer)
         kernel = plan(op, graph, chip)
         if kernel is not None:
-            layer.tiles = emit_global(streams, index, op, kernel, chip)
+            layer.tiles, layer.lmem_bytes = emit_global(streams, index, op, kernel, chip)
         else:
             emit_copies(streams, index, [] if op.kind in VIEWS else ddr_copies(op, graph))
             layer.tiles = 0
