@@ -6,6 +6,7 @@ Expected values were read off the files by hand; the Swin-T counts are the tpu-m
 from __future__ import annotations
 
 import gzip
+import math
 import re
 from pathlib import Path
 
@@ -257,3 +258,57 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "cut_final.mlir.gz").write_bytes(packed[:len(packed) // 2])
     with pytest.raises(ModelError, match="cannot read"):
         read_final_mlir(tmp_path / "cut_final.mlir.gz")
+
+
+# ---- syntax the fixtures do not use, in a hand-written module ------------------------------
+
+SYNTHETIC = r'''
+#map = affine_map<(d0) -> (d0 + 1)>
+#name = loc("outer"(#loc9))
+module {
+  module @inner attributes {module.chip = "bm1684x"} {
+    func.func private @f(%arg0: tensor<2x?xi16> {tpu.flag}, %arg1: tensor<4xui8> loc(#name))
+        -> (tensor<4x!quant.uniform<i8<-127:127>:f32, 5.000000e-01>, 16 : i64> {r = 1}, none) {
+      %a, %b = "tpu.Two"(%arg0) <{prop = 3 : i64}> ({
+        "tpu.Yield"() : () -> () loc("y.mlir":3:7)
+      }, {
+      }) {d = dense<[1.5, -2.0]> : tensor<2xf32>, e = array<i32>, h = 0x7FC00000 : f32,
+          i = 0xFF80 : bf16, m = #map, s = "a\"b\0A", u, n = {x = [true, 1, 2.5E-1, @f]}, t = si16}
+          : (tensor<2x?xi16>) -> (tensor<3xsi16>, tensor<f32>) loc(fused<"meta">[#loc9, "b"])
+      "tpu.Sink"(%a) : (tensor<3xsi16>) -> () loc(callsite("c" at "d"))
+      return %b, %arg1 : tensor<f32>, tensor<4xui8> loc(unknown)
+    } loc(#name)
+  }
+}
+#loc9 = loc("nine")
+'''
+
+
+def test_syntax_beyond_the_fixtures() -> None:
+    module = parse_final_mlir(SYNTHETIC, "synthetic.mlir")
+    assert (module.name, module.modules[0].name, module.chip) == ("", "inner", "bm1684x")
+    (func,) = module.all_funcs()
+    assert func.loc == ("outer",) and func.args[1].loc == ("outer",)
+    assert [str(a.type) for a in func.args] == ["2x?xi16", "4xui8"]
+    assert func.args[1].type.nbytes == 4
+    quant = func.result_types[0]
+    assert (quant.dtype, quant.address, quant.nbytes) == ("si8", 16, 4)
+    two, sink, ret = func.ops
+    assert two.results == ("%a", "%b") and len(two.regions) == 2 and two.regions[1] == ()
+    assert two.body[0].loc == ("y.mlir:3:7",)
+    assert two.loc == ("nine", "b") and sink.loc == ("c",)
+    attrs = two.attrs
+    assert attrs["i"] == -math.inf and attrs["prop"] == 3
+    assert attrs["u"] is True and attrs["e"] == ()
+    assert attrs["d"].text == "dense<[1.5, -2.0]> : tensor<2xf32>"
+    assert attrs["m"].text == "affine_map<(d0) -> (d0 + 1)>"
+    assert math.isnan(attrs["h"]) and attrs["s"] == 'a"b\n'
+    assert attrs["n"]["x"] == (True, 1, 0.25, OpaqueAttr("@f"))
+    assert attrs["t"] == TensorType((), "si16") and two.result_types[1].shape == ()
+    assert ret.operands == ("%b", "%arg1") and func.returned() == ("%b", "%arg1")
+
+
+def test_undefined_attribute_alias_and_loc_cycle() -> None:
+    assert "#map" in assert_one_line_error(SYNTHETIC.replace("#map = ", "#other = "))
+    cyclic = SYNTHETIC.replace('#loc9 = loc("nine")', '#loc9 = loc(fused["x", #loc9])')
+    assert "refer to itself" in assert_one_line_error(cyclic)

@@ -9,6 +9,7 @@ plain Python values (int, float, bool, str, tuple, dict) and `OpaqueAttr` for th
 from __future__ import annotations
 
 import re
+import struct
 from typing import Any, NoReturn
 
 from tpusim.errors import ModelError
@@ -62,6 +63,16 @@ def quant_dtype(text: str) -> str | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_FLOAT_CODES = {"f16": ("e", 2), "bf16": ("f", 4), "f32": ("f", 4), "f64": ("d", 8)}
+
+
+def _float_from_bits(bits: int, dtype: str) -> float:
+    code, size = _FLOAT_CODES[dtype]
+    if dtype == "bf16":
+        bits <<= 16
+    return struct.unpack(f">{code}", (bits & (1 << 8 * size) - 1).to_bytes(size, "big"))[0]
 
 
 def _number(token: str) -> int | float:
@@ -237,7 +248,9 @@ class AttrParser:
         if kind == "number":
             value = _number(token)
             if self.accept(":"):
-                self.type()
+                typed = self.type()
+                if token.lower().lstrip("+-").startswith("0x") and typed.dtype in _FLOAT_CODES:
+                    value = _float_from_bits(value, typed.dtype)  # how MLIR prints nan, inf
             return value
         if token == "[":
             items: list[Any] = []
