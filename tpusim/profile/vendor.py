@@ -153,8 +153,8 @@ def parse_vendor_profile(text: str, source: str = "<text>") -> VendorProfile:
     for engine, last in (("TIU", totals.last_bd), ("GDMA", totals.last_gdma)):
         count = sum(1 for c in commands if c.engine == engine)
         if count != last:
-            raise ModelError(f"{source}: expected {last} {engine} commands as API_END says, "
-                             f"found {count}")
+            raise ModelError(f"{source}:{totals.api_end_line}: expected {last} {engine} "
+                             f"commands as API_END says, found {count}")
     return VendorProfile(source, tuple(commands), totals.total_cycles, totals.gdma_bytes,
                          totals.flops, totals.runtime_ms)
 
@@ -179,6 +179,7 @@ def _command(cell: str, engine: str, index: int, fail: _Fail) -> VendorCommand:
 
 
 class _Totals(NamedTuple):
+    api_end_line: int
     total_cycles: int
     last_bd: int
     last_gdma: int
@@ -211,5 +212,5 @@ def _totals(lines: list[str], index: int, fail: _Fail) -> _Totals:
                 raise fail(i, "'flops: N, runtime: Xms, ...' or nothing")
             flops, runtime_ms = int(runtime[1]), float(runtime[2])
     gdma_bytes = {name: int(summary[i + 1]) for i, name in enumerate(DIRECTIONS)}
-    return _Totals(int(api_end[1]), int(api_end[2]), int(api_end[3]), gdma_bytes, flops,
+    return _Totals(index + 1, int(api_end[1]), int(api_end[2]), int(api_end[3]), gdma_bytes, flops,
                    runtime_ms)
