@@ -13,18 +13,24 @@ from tpusim.ir.stats import macs
 from tpusim.ir.verify import verify
 from tpusim.lower.commands import Program
 from tpusim.lower.program import lower
+from tpusim.options import Options, parse_options
 from tpusim.passes.precision import assign_precision, parse_precision
 from tpusim.sim.engine import Record, Simulation
 
 
-def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16") -> Program:
-    """Compile a graph for a chip at a precision into TIU and GDMA command queues."""
+def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16",
+            opt: str | Options | None = None) -> Program:
+    """Compile a graph for a chip at a precision into TIU and GDMA command queues.
+
+    `opt` is "after" (default: every optimisation), "before" (none), a comma list of
+    optimisation names, or an `Options`."""
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
     precision = parse_precision(precision)
+    options = parse_options(opt)
     verify(graph)
     typed = verify(assign_precision(graph, precision))
-    program = lower(typed, chip, precision)
-    program.graph = typed
+    program = lower(typed, chip, precision, options)
+    program.options = options
     return program
 
 

@@ -46,7 +46,7 @@ def _(work: Conv, chip: Chip) -> float:
 
 @work_cycles.register
 def _(work: MatMul, chip: Chip) -> float:
-    steps = (_cdiv(work.m, chip.npu_count) * _cdiv(work.k, chip.ic_num(work.dtype))
+    steps = (work.batch * _cdiv(work.m, chip.npu_count) * _cdiv(work.k, chip.ic_num(work.dtype))
              * _cdiv(work.n, _cube_columns(chip, work.dtype)))
     return float(steps)
 
@@ -94,7 +94,7 @@ def useful_ops(work: TiuWork) -> int:
     if isinstance(work, Conv):
         return 2 * work.n * work.oc * work.oh * work.ow * work.ic * work.kh * work.kw
     if isinstance(work, MatMul):
-        return 2 * work.m * work.k * work.n
+        return 2 * work.batch * work.m * work.k * work.n
     elements = work.n * work.c * work.h * work.w
     if isinstance(work, Pool):
         return elements * work.window

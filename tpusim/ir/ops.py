@@ -55,6 +55,9 @@ class OpKind(Enum):
     EXPAND = "Expand"
     UPSAMPLE = "Upsample"
     SCATTERND = "ScatterND"
+    # an operator tpusim does not model (ONNX import fallback): attrs carry its type
+    # ("op_type") and its output shapes ("out_shapes"); costed as memory-bound element-wise work
+    OPAQUE = "Opaque"
 
     def __str__(self) -> str:
         return self.value

@@ -267,6 +267,11 @@ def _scatternd(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
     return [shapes[0]]
 
 
+def _opaque(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
+    """An operator tpusim does not model: its output shapes were read from the model file."""
+    return [tuple(int(d) for d in s) for s in attrs["out_shapes"]]
+
+
 _RULES: dict[OpKind, _Rule] = {
     **{k: _binary for k in BINARY},
     **{k: _unary for k in UNARY},
@@ -290,4 +295,5 @@ _RULES: dict[OpKind, _Rule] = {
     OpKind.EXPAND: _expand,
     OpKind.UPSAMPLE: _upsample,
     OpKind.SCATTERND: _scatternd,
+    OpKind.OPAQUE: _opaque,
 }

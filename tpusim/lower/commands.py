@@ -44,12 +44,13 @@ class Conv:
 
 @dataclass(frozen=True, slots=True)
 class MatMul:
-    """MM2: an (m x k) by (k x n) product; m rows are spread over the lanes."""
+    """MM2: `batch` products of (m x k) by (k x n); the m rows are spread over the lanes."""
 
     m: int
     k: int
     n: int
     dtype: DType
+    batch: int = 1
     kind = "MM2"
 
 
@@ -196,6 +197,7 @@ class Program:
     gdma: list[Command] = field(default_factory=list)
     groups: list = field(default_factory=list)  # group plans (tpusim.group), empty if none
     graph: Graph | None = None  # the compiled graph the commands came from
+    options: object = None  # the compiler options (tpusim.options.Options) used
 
     def queue(self, engine: Engine) -> list[Command]:
         return self.tiu if engine is Engine.TIU else self.gdma

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tpusim.errors import UnsupportedOperatorError
 from tpusim.hw.chip import Chip
 from tpusim.ir.dtypes import DType
-from tpusim.ir.graph import Graph, Op
+from tpusim.ir.graph import Graph, Op, Tensor
 from tpusim.ir.ops import BINARY, ELEMENTWISE, TRANSCENDENTAL, VIEWS, OpKind
 from tpusim.ir.shapes import matmul_dims
 from tpusim.lower.commands import (
@@ -138,7 +138,7 @@ def _eltwise(op: Op, g: Graph, chip: Chip) -> KernelPlan:
     return KernelPlan((out.numel,), held_moves, held_bytes, make)
 
 
-def _requant(dtype: DType, view: View) -> list[TiuWork]:
+def requant_works(dtype: DType, view: View) -> list[TiuWork]:
     """INT8 cube results are int32 and need a requantising pass back to int8."""
     if dtype is not DType.INT8:
         return []
@@ -169,7 +169,7 @@ def _matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
             if bias is not None:
                 works.append(Arith(1, r, n, 1, out.dtype if dt is not DType.INT8 else DType.INT32,
                                    "add"))
-            works += _requant(dt, (1, r, n, 1))
+            works += requant_works(dt, (1, r, n, 1))
             lmem = lane_bytes((1, r, k, 1), dt, chip) + lane_bytes((1, r, n, 1), out.dtype, chip)
             if dt is DType.INT8:
                 lmem += lane_bytes((1, r, n, 1), DType.INT32, chip)
@@ -185,7 +185,7 @@ def _matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
         works: list[TiuWork] = [MatMul(m, k, n, dt)] * bt
         if bias is not None:
             works.append(Arith(bt, m, n, 1, out.dtype, "add"))
-        works += _requant(dt, (bt, m, n, 1))
+        works += requant_works(dt, (bt, m, n, 1))
         lmem = (lane_bytes((bt, m, k, 1), dt, chip) + lane_bytes((bt, b_rows, b_row, 1), dt, chip)
                 + lane_bytes((bt, m, n, 1), out.dtype, chip))
         loads = (_load(a.name, bt * m, k * dt.bytes),
@@ -228,7 +228,8 @@ def _conv_like(op: Op, g: Graph, chip: Chip) -> KernelPlan:
             work: TiuWork = Pool(nt, oc, oht, ow, kh * kw, dt, op.kind.value.lower())
         else:
             work = Conv(nt, oc, oht, ow, ch // group, kh, kw, dt)
-        works = [work, *_requant(dt if op.kind is OpKind.CONV2D else DType.F32, (nt, oc, oht, ow))]
+        cube = dt if op.kind is OpKind.CONV2D else DType.F32  # pools need no requantising
+        works = [work, *requant_works(cube, (nt, oc, oht, ow))]
         rows_in, row_in = dma_rows(x.shape, (nt, ch, iht, iw), dt)
         lmem = (lane_bytes((nt, ch, iht, iw), dt, chip)
                 + lane_bytes((nt, oc, oht, ow), out.dtype, chip))
@@ -395,6 +396,29 @@ def _slice_box(op: Op, shape: tuple[int, ...]) -> tuple[int, ...]:
                  for d, b, e, s in zip(shape, op.attr("starts"), op.attr("ends"), op.attr("steps")))
 
 
+def _opaque(op: Op, g: Graph, chip: Chip) -> KernelPlan:
+    """An operator tpusim does not model (the ONNX import fallback), costed as memory-bound
+    element-wise work: each tile loads its share of every input, makes one arithmetic pass over
+    its share of every output and stores it."""
+    ins = [g.tensors[t] for t in op.inputs]
+    outs = [g.tensors[t] for t in op.outputs]
+    total = max(t.numel for t in outs)
+
+    def make(sizes: tuple[int, ...]) -> Tile:
+        def share(t: Tensor) -> View:
+            return flat_view(max(1, math.ceil(t.numel * sizes[0] / total)), chip)
+
+        loads = tuple(_load(t.name, share(t)[1], share(t)[3] * t.dtype.bytes, "GDMA_MATRIX")
+                      for t in ins)
+        works = tuple(Arith(*share(t), t.dtype, "opaque") for t in outs)
+        stores = tuple(_store(t.name, share(t)[1], share(t)[3] * t.dtype.bytes, "GDMA_MATRIX")
+                       for t in outs)
+        lmem = sum(lane_bytes(share(t), t.dtype, chip) for t in ins + outs)
+        return Tile(loads, works, stores, lmem)
+
+    return KernelPlan((total,), (), 0, make)
+
+
 _PLANS: dict[OpKind, Callable[[Op, Graph, Chip], KernelPlan]] = {
     OpKind.MATMUL: _matmul,
     OpKind.CONV2D: _conv_like,
@@ -407,6 +431,7 @@ _PLANS: dict[OpKind, Callable[[Op, Graph, Chip], KernelPlan]] = {
     OpKind.REDUCE_MAX: _reduce,
     OpKind.PERMUTE: lambda op, g, chip: _through_lmem(
         op, g, chip, lambda v, dt: Transpose(*v, dt)),
+    OpKind.OPAQUE: _opaque,
     OpKind.UPSAMPLE: lambda op, g, chip: _through_lmem(
         op, g, chip, lambda v, dt: Arith(*v, dt, "copy")),
 }

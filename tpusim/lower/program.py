@@ -2,28 +2,63 @@
 
 from __future__ import annotations
 
+from tpusim.group.form import form_groups
 from tpusim.hw.chip import Chip
-from tpusim.ir.graph import Graph
+from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import VIEWS
 from tpusim.ir.stats import op_macs
 from tpusim.lower.commands import Layer, Program
 from tpusim.lower.global_layer import emit_copies, emit_global
+from tpusim.lower.group_layer import emit_group
 from tpusim.lower.kernels import ddr_copies, plan
 from tpusim.lower.stream import Streams
+from tpusim.options import Options
+from tpusim.sim.fast import replay_ns
 
 
-def lower(graph: Graph, chip: Chip, precision: str) -> Program:
-    """Every op as a global layer, in graph order."""
-    program = Program(graph.name, chip.name, precision)
+def _emit_global_op(streams: Streams, index: int, op: Op, graph: Graph, chip: Chip,
+                    layer: Layer) -> None:
+    kernel = plan(op, graph, chip)
+    if kernel is not None:
+        layer.tiles, layer.lmem_bytes = emit_global(streams, index, op, kernel, chip)
+    else:
+        emit_copies(streams, index, [] if op.kind in VIEWS else ddr_copies(op, graph))
+        layer.tiles = 0
+
+
+def global_op_ns(op: Op, graph: Graph, chip: Chip) -> float:
+    """Time of one op run alone as a global layer (the grouping search's price of an op)."""
+    scratch = Program(op.name, chip.name, "")
+    _emit_global_op(Streams(scratch), 0, op, graph, chip, Layer(op.name, op.kind.value))
+    return replay_ns(scratch.tiu, scratch.gdma, chip)
+
+
+def lower(graph: Graph, chip: Chip, precision: str, opts: Options | None = None) -> Program:
+    """Layer groups and global layers, in graph order, as two command queues."""
+    opts = opts or Options()
+    program = Program(graph.name, chip.name, precision, graph=graph)
     streams = Streams(program)
-    for op in graph.ops:
-        index = len(program.layers)
-        layer = Layer(op.name, op.kind.value, macs=op_macs(graph, op))
-        program.layers.append(layer)
-        kernel = plan(op, graph, chip)
-        if kernel is not None:
-            layer.tiles, layer.lmem_bytes = emit_global(streams, index, op, kernel, chip)
+    cache: dict[str, float] = {}
+
+    def price(op: Op) -> float:
+        if op.name not in cache:
+            cache[op.name] = global_op_ns(op, graph, chip)
+        return cache[op.name]
+
+    for segment in form_groups(graph, chip, opts, price):
+        group = segment.plan
+        layer_of: dict[str, int] = {}
+        for op in segment.ops:
+            layer_of[op.name] = len(program.layers)
+            program.layers.append(Layer(op.name, op.kind.value, -1 if group is None else
+                                        group.index, op_macs(graph, op),
+                                        tiles=len(group.slices) if group else 1,
+                                        lmem_bytes=group.lmem_bytes if group else 0))
+        if group is None:
+            op = segment.ops[0]
+            _emit_global_op(streams, layer_of[op.name], op, graph, chip,
+                            program.layers[layer_of[op.name]])
         else:
-            emit_copies(streams, index, [] if op.kind in VIEWS else ddr_copies(op, graph))
-            layer.tiles = 0
+            program.groups.append(group)
+            emit_group(streams, group, graph, chip, layer_of)
     return program

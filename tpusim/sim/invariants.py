@@ -43,6 +43,14 @@ def violations(result: Result) -> list[str]:
     bound = roofline_ns(program, result.chip)
     if total < bound - _TOL:
         problems.append(f"makespan {total} ns is below the roofline bound {bound} ns")
+    capacity = result.chip.lmem_bytes_per_npu
+    for layer in program.layers:
+        if layer.lmem_bytes > capacity:
+            problems.append(f"layer {layer.name!r} uses {layer.lmem_bytes} bytes of local memory "
+                            f"per lane, more than the {capacity} a lane has")
+    for group in program.groups:
+        if group.lmem_bytes > capacity:
+            problems.append(f"group {group.index} uses {group.lmem_bytes} bytes per lane")
     planned = sum(c.work.bytes for c in program.gdma)
     moved = sum(r.bytes for r in records if r.engine == "GDMA")
     if planned != moved:

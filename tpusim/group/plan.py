@@ -1,0 +1,77 @@
+"""A layer group as compiled: its ops, slices, timestep table and local-memory use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tpusim.ir.graph import Op
+
+Shape = tuple[int, ...]
+
+PIPELINE_STAGES = 3  # load next slice, compute this one, store the previous one
+
+
+class GroupType(Enum):
+    """tpu-mlir's group types (Module.h) that change slicing or layout here."""
+
+    NORMAL = "normal"  # NCHW: slices n and h
+    MM = "mm"  # matmul-friendly ops: slices n, c and h in that order
+    THREE_D = "3d"  # 5-D tensors laid out as (d*n, c, h, w)
+
+
+@dataclass(frozen=True)
+class Secs:
+    """How many slices along dims 0, 1 and 2 (tpu-mlir's nsecs, csecs, hsecs)."""
+
+    n: int = 1
+    c: int = 1
+    h: int = 1
+
+    @property
+    def total(self) -> int:
+        return self.n * self.c * self.h
+
+    def __str__(self) -> str:
+        return f"n{self.n} c{self.c} h{self.h}"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A load or store of one tensor in a timestep row, at a pipeline stage."""
+
+    tensor: str
+    store: bool
+    stage: int  # 0: for the next slice, 1: this slice, 2: for the previous slice
+    op: int  # index (in the group) of the op it serves: consumer of a load, producer of a store
+    held: bool = False  # a weight loaded once, with the first slice, and kept
+
+
+@dataclass
+class Row:
+    """One timestep: the op the TIU computes (stage 1) and the GDMA transfers beside it."""
+
+    op: int
+    transfers: list[Transfer] = field(default_factory=list)
+
+
+@dataclass
+class GroupPlan:
+    index: int
+    ops: list[Op]
+    type: GroupType
+    secs: Secs
+    slices: Sequence[dict[str, Shape]]  # per slice, in execution order: each sliced tensor's shape
+    rows: list[Row]
+    held: list[str]  # weights loaded once and kept
+    lmem_bytes: int  # peak per lane
+    estimate_ns: float = 0.0  # tpu-mlir's getGroupCycle formula, with tpusim's command costs
+
+    @property
+    def names(self) -> list[str]:
+        return [op.name for op in self.ops]
+
+    def describe(self) -> str:
+        return (f"group {self.index}: {len(self.ops)} ops, {self.type.value}, {self.secs}, "
+                f"{self.lmem_bytes} B/lane")

@@ -1,0 +1,139 @@
+"""Local operators: the TIU instructions one op issues on a slice held in local memory, and
+the transfers that bring a tensor's slice in or take it out.
+
+Inside a group a tensor keeps tpu-mlir's layout (`lane_view`): dim 1 over the lanes, the
+inner dims inside each lane. Unlike a global element-wise kernel, a local op cannot respread
+its data over every lane, so a slice with few channels leaves lanes idle.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from tpusim.errors import UnsupportedOperatorError
+from tpusim.hw.chip import Chip
+from tpusim.ir.dtypes import DType
+from tpusim.ir.graph import Graph, Op
+from tpusim.ir.ops import ELEMENTWISE, VIEWS, OpKind
+from tpusim.lower.commands import Arith, Conv, Direction, Dma, MatMul, Pool, Special, TiuWork
+from tpusim.lower.kernels import eltwise_works, requant_works
+from tpusim.lower.layout import dma_rows, lane_bytes, lane_view, transfer
+
+Shape = tuple[int, ...]
+
+
+def slice_transfer(direction: Direction, full: Shape, part: Shape, dtype: DType) -> Dma:
+    """Move one slice of a DDR tensor to or from its lanes: a row per lane channel, shorter
+    rows where the slice is not contiguous in DDR."""
+    n, c, _, _ = lane_view(part)
+    lane_rows = n * c
+    ddr_rows, _ = dma_rows(full, part, dtype)
+    rows = max(lane_rows, ddr_rows)
+    total = math.prod(part) * dtype.bytes
+    return transfer(direction, rows, max(1, total // rows))
+
+
+def weight_transfer(nbytes: int, chip: Chip) -> Dma:
+    """Load a whole weight that stays in local memory: spread evenly over the lanes."""
+    rows = chip.npu_count if nbytes >= chip.npu_count * chip.eu_bytes else 1
+    return transfer(Direction.S2L, rows, -(-nbytes // rows))
+
+
+@lru_cache(maxsize=65536)
+def slice_bytes(shape: Shape, dtype: DType, chip: Chip) -> int:
+    """Local memory one lane needs for a slice (EU-aligned per channel)."""
+    return lane_bytes(lane_view(shape), dtype, chip)
+
+
+def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
+    """TIU instructions of `op` computing an output slice `out` from input slices `ins`."""
+    kind = op.kind
+    dtype = g.tensors[op.outputs[0]].dtype
+    if kind in VIEWS:
+        return []
+    if kind in ELEMENTWISE:
+        if kind is OpKind.CAST:
+            src = g.tensors[op.inputs[0]].dtype
+            dtype = src if src.bytes > dtype.bytes else dtype
+        return eltwise_works(op, lane_view(out), dtype)
+    if kind is OpKind.MATMUL:
+        return _matmul(op, g, ins, out)
+    if kind is OpKind.CONV2D or kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
+        return _conv(op, g, ins, out)
+    if kind in (OpKind.LAYERNORM, OpKind.SOFTMAX):
+        axis = op.attr("axis", -1) % len(out)
+        length = math.prod(out[axis:]) if kind is OpKind.LAYERNORM else out[axis]
+        n, c, h, w = lane_view(out)
+        rows = max(1, h * w // length)  # rows reduced inside each lane channel
+        full, one = (n, c, rows, length), (n, c, rows, 1)
+        if kind is OpKind.LAYERNORM:
+            return [Pool(*one, length, dtype, "mean"), Arith(*full, dtype, "sub"),
+                    Arith(*full, dtype, "square"), Pool(*one, length, dtype, "mean"),
+                    Special(*one, dtype, "rsqrt"), Arith(*full, dtype, "mul"),
+                    Arith(*full, dtype, "scale", 2)]
+        return [Pool(*one, length, dtype, "max"), Arith(*full, dtype, "sub"),
+                Special(*full, dtype, "exp"), Pool(*one, length, dtype, "sum"),
+                Special(*one, dtype, "reciprocal"), Arith(*full, dtype, "mul")]
+    if kind in (OpKind.REDUCE_MEAN, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX):
+        n, c, h, w = lane_view(ins[0])
+        return [Pool(n, c, 1, 1, h * w, dtype, kind.value[6:].lower())]
+    if kind in (OpKind.SLICE, OpKind.UPSAMPLE):
+        return [Arith(*lane_view(out), dtype, "copy")]
+    if kind is OpKind.CONCAT:
+        return [Arith(*lane_view(s), dtype, "copy") for s in ins]
+    raise UnsupportedOperatorError(f"op {op.name!r}: {kind.value} has no local kernel")
+
+
+def _matmul(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
+    a, b = ins[0], ins[1]
+    dt = g.tensors[op.inputs[0]].dtype
+    out_dt = g.tensors[op.outputs[0]].dtype
+    works: list[TiuWork]
+    if op.attr("hdim_is_batch"):
+        bt, m, h, k = a
+        n = b[1] if op.attr("right_transpose") else b[3]
+        works = [MatMul(m, k, n, dt, batch=bt * h)]
+    elif g.tensors[op.inputs[1]].is_constant and len(g.tensors[op.inputs[1]].shape) == 2:
+        k, n = a[-1], out[-1]
+        lanes = a[1] if len(a) >= 3 else a[0]
+        works = [MatMul(lanes, k, n, dt, batch=math.prod(a[:-1]) // lanes)]
+    else:
+        m, k, n = a[-2], a[-1], out[-1]
+        works = [MatMul(m, k, n, dt, batch=math.prod(out[:-2]))]
+    view = lane_view(out)
+    if len(op.inputs) > 2:
+        works.append(Arith(*view, out_dt if dt is not DType.INT8 else DType.INT32, "add"))
+    return works + requant_works(dt, view)
+
+
+def _conv(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
+    dt = g.tensors[op.inputs[0]].dtype
+    n, oc, oh, ow = out
+    if op.kind is OpKind.CONV2D:
+        w = g.tensors[op.inputs[1]].shape
+        group = op.attr("group", 1)
+        if group == ins[0][1] == oc:
+            return [Pool(n, oc, oh, ow, w[2] * w[3], dt, "depthwise"), *requant_works(dt, out)]
+        return [Conv(n, oc, oh, ow, w[1], w[2], w[3], dt), *requant_works(dt, out)]
+    kh, kw = op.attr("kernel")
+    return [Pool(n, oc, oh, ow, kh * kw, dt, op.kind.value.lower())]
+
+
+def _multi_step(op: Op) -> bool:
+    """Does an element-wise op issue more than one instruction (so keep an intermediate)?"""
+    return len(eltwise_works(op, (1, 1, 1, 1), DType.F32)) > 1
+
+
+def scratch_bytes(op: Op, g: Graph, out: Shape, chip: Chip) -> int:
+    """Temporary local memory an op needs besides its inputs and outputs (per lane)."""
+    if op.kind in (OpKind.LAYERNORM, OpKind.SOFTMAX):
+        return slice_bytes(out, DType.F32, chip)
+    if op.kind is OpKind.MATMUL and g.tensors[op.inputs[0]].dtype is DType.INT8:
+        return slice_bytes(out, DType.INT32, chip)
+    if op.kind in ELEMENTWISE and _multi_step(op):
+        return slice_bytes(out, g.tensors[op.outputs[0]].dtype, chip)
+    return 0
+
+
+__all__ = ["local_works", "scratch_bytes", "slice_bytes", "slice_transfer", "weight_transfer"]
