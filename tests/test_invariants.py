@@ -34,3 +34,20 @@ def test_violations_are_detected(swin_runs):
     broken.records[0] = type(first)(**{**{s: getattr(first, s) for s in first.__slots__},
                                        "bytes": first.bytes + 1})
     assert any("bytes" in v for v in violations(broken))
+
+
+@pytest.mark.parametrize("precision", ["f16", "int8"])
+def test_swin_t_runs_in_layer_groups(swin_runs, precision):
+    from tpusim.profile.groups import group_rows
+
+    run = swin_runs[precision]
+    rows = group_rows(run.program, run.records)
+    assert len(rows) >= 30
+    for row in rows:
+        assert row.span_ns >= max(row.tiu_ns, row.gdma_ns) - 1e-6
+    # the software pipeline overlaps GDMA with TIU inside sliced groups
+    sliced = [r for r in rows if r.slices > 1]
+    assert sliced and max(r.parallelism for r in sliced) > 1.2
+    # the simulation of a group stays close to tpu-mlir's own formula for it
+    ratios = sorted(r.estimate_ratio for r in rows)
+    assert 0.9 < ratios[len(ratios) // 2] < 1.1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tpusim.profile.groups import group_rows
 from tpusim.profile.summary import kind_rows, layer_rows
 
 if TYPE_CHECKING:
@@ -40,5 +42,28 @@ def format_run(result: Result, top: int = 8) -> str:
     rows = [[k["kind"], str(k["layers"]), f"{k['span_ns'] / 1e6:.3f}",
              f"{100 * k['span_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
              f"{k['gdma_ns'] / 1e6:.3f}"] for k in kinds]
-    return head + "time by operator kind\n" + format_table(
+    text = head + "time by operator kind\n" + format_table(
         ["kind", "layers", "ms", "%", "TIU ms", "GDMA ms"], rows)
+    return text + format_groups(result, top)
+
+
+def format_groups(result: Result, top: int = 8) -> str:
+    """The layer groups: how many, how big, the slowest ones, simulation against tpu-mlir's
+    own formula."""
+    groups = group_rows(result.program, result.records)
+    if not groups:
+        return ""
+    sizes = sorted(g.ops for g in groups)
+    ratios = sorted(g.estimate_ratio for g in groups if g.estimate_ns)
+    text = (f"\nlayer groups: {len(groups)}, {sum(sizes)} ops in groups "
+            f"(median {statistics.median(sizes):g}, largest {sizes[-1]}), "
+            f"{sum(1 for g in groups if g.slices > 1)} sliced\n")
+    if ratios:
+        worst = max(ratios, key=lambda r: abs(r - 1))
+        text += (f"simulated / tpu-mlir formula per group: median {statistics.median(ratios):.3f}"
+                 f", worst {worst:.3f}\n")
+    slow = sorted(groups, key=lambda g: -g.span_ns)[:top]
+    rows = [[str(g.index), f"{g.first} .. {g.last}", str(g.ops), g.secs, f"{g.span_ns / 1e3:.1f}",
+             f"{g.estimate_ns / 1e3:.1f}", f"{g.parallelism:.2f}", g.bound] for g in slow]
+    return text + "slowest groups\n" + format_table(
+        ["group", "ops", "n", "slices", "sim us", "formula us", "overlap", "bound"], rows)
