@@ -68,3 +68,55 @@ def kind_rows(rows: list[LayerRow]) -> list[dict]:
         entry["gdma_ns"] += row.gdma_ns
         entry["ddr_bytes"] += row.ddr_bytes
     return sorted(by_kind.values(), key=lambda e: (-e["span_ns"], e["kind"]))
+
+
+@dataclass
+class GroupRow:
+    """A layer group as it ran: the span and engine time of all its commands."""
+
+    group: int
+    layers: list[int]
+    start_ns: float
+    end_ns: float
+    tiu_ns: float
+    gdma_ns: float
+    tiu_commands: int
+    gdma_commands: int
+    ddr_bytes: int
+    lmem_bytes: int
+
+    @property
+    def span_ns(self) -> float:
+        return self.end_ns - self.start_ns
+
+    @property
+    def bound(self) -> str:
+        return "TIU" if self.tiu_ns >= self.gdma_ns else "GDMA"
+
+
+def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
+    """One row per layer group (records with group >= 0), by group index."""
+    rows: dict[int, GroupRow] = {}
+    for r in records:
+        if r.group < 0:
+            continue
+        row = rows.get(r.group)
+        if row is None:
+            row = rows[r.group] = GroupRow(r.group, [], r.start_ns, r.end_ns, 0.0, 0.0,
+                                           0, 0, 0, 0)
+        if r.layer not in row.layers:
+            row.layers.append(r.layer)
+            row.lmem_bytes = max(row.lmem_bytes, program.layers[r.layer].lmem_bytes)
+        row.start_ns = min(row.start_ns, r.start_ns)
+        row.end_ns = max(row.end_ns, r.end_ns)
+        if r.engine == "TIU":
+            row.tiu_ns += r.duration_ns
+            row.tiu_commands += 1
+        else:
+            row.gdma_ns += r.duration_ns
+            row.gdma_commands += 1
+            if r.direction != "L2L":
+                row.ddr_bytes += r.bytes
+    for row in rows.values():
+        row.layers.sort()
+    return [rows[g] for g in sorted(rows)]
