@@ -1,0 +1,127 @@
+"""The HTML timeline in a real headless Chromium: it loads without console errors, draws its
+lanes (the script records what it drew on <body>, read back with --dump-dom), answers hover
+and redraws fast after zooming (the page's #selftest), and its screenshot is not blank.
+
+Chromium comes from the system packages: if it is missing, the first test installs it once
+(apt-get, with a time limit); where it cannot be installed or started, the tests skip and
+say why. Set TPUSIM_NO_BROWSER_INSTALL=1 to never install.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from profile_cases import many_commands_result, swin_result
+
+from tpusim.profile.html import timeline_html
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-extensions",
+         "--no-first-run", "--no-default-browser-check", "--mute-audio", "--hide-scrollbars"]
+_install_tried: list[str] = []
+
+
+def _find() -> str | None:
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
+def _install() -> str:
+    """Install Chromium from the system packages, once per session; '' or why not."""
+    if _install_tried:
+        return _install_tried[0]
+    why = ""
+    if os.environ.get("TPUSIM_NO_BROWSER_INSTALL"):
+        why = "TPUSIM_NO_BROWSER_INSTALL is set"
+    elif not shutil.which("apt-get") or os.geteuid() != 0:
+        why = "no apt-get, or not root"
+    else:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=300,
+                           env=env)
+            proc = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"],
+                                  capture_output=True, text=True, timeout=600, env=env)
+            if proc.returncode:
+                why = f"apt-get install chromium failed: {proc.stderr.strip()[-200:]}"
+        except subprocess.TimeoutExpired:
+            why = "apt-get install chromium timed out"
+    _install_tried.append(why)
+    return why
+
+
+def _run(browser: str, profile: Path, *args: str, timeout: float = 90):
+    return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> str:
+    path = _find()
+    if path is None:
+        why = _install()
+        path = _find()
+        if path is None:
+            pytest.skip(f"no Chromium: {why or 'not found after installing'}")
+    page = tmp_path_factory.mktemp("probe") / "probe.html"
+    page.write_text("<html><body><script>document.body.id = 'ok'</script></body></html>")
+    try:
+        proc = _run(path, tmp_path_factory.mktemp("profile"), "--dump-dom", page.as_uri(),
+                    timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"Chromium at {path} does not start: {exc}")
+    if 'id="ok"' not in proc.stdout:
+        pytest.skip(f"Chromium at {path} does not run pages: {proc.stderr.strip()[-300:]}")
+    return path
+
+
+def _load(browser: str, page: Path, tmp_path: Path) -> tuple[dict[str, str], str, float]:
+    """Open the page with its self-test; the <body> attributes, the console log, seconds."""
+    began = time.perf_counter()
+    proc = _run(browser, tmp_path / "profile", "--enable-logging=stderr", "--v=0",
+                "--dump-dom", page.as_uri() + "#selftest")
+    seconds = time.perf_counter() - began
+    body = re.search(r"<body([^>]*)>", proc.stdout)
+    assert body, f"no DOM dumped: {proc.stderr[-500:]}"
+    attrs = {k: html.unescape(v) for k, v in re.findall(r'([\w-]+)="([^"]*)"', body.group(1))}
+    console = "\n".join(line for line in proc.stderr.splitlines() if ":CONSOLE" in line)
+    return attrs, console, seconds
+
+
+def _screenshot(browser: str, page: Path, tmp_path: Path) -> np.ndarray:
+    shot = tmp_path / "shot.png"
+    _run(browser, tmp_path / "profile2", "--window-size=1400,900", f"--screenshot={shot}",
+         page.as_uri())
+    assert shot.exists(), "Chromium wrote no screenshot"
+    return matplotlib.image.imread(shot)[..., :3]
+
+
+@pytest.mark.parametrize("case", ["swin-t f32", "30000 commands"])
+def test_page_renders_in_chromium(case, browser, tmp_path, simple_chip):
+    result = swin_result("f32") if case == "swin-t f32" else many_commands_result(simple_chip)
+    page = tmp_path / "timeline.html"
+    page.write_text(timeline_html([result]), encoding="utf-8")
+    attrs, console, seconds = _load(browser, page, tmp_path)
+    assert not console, f"console output:\n{console}"
+    assert int(attrs["data-commands"]) == len(result.records)
+    assert int(attrs["data-drawn"]) > 100  # bars drawn in the first frame
+    assert "TIU #" in attrs["data-hover"] and "GDMA #" in attrs["data-hover"]
+    assert "layers:" in attrs["data-hover"]
+    assert float(attrs["data-redraw-ms-max"]) < 250, attrs  # zooming stays interactive
+    print(f"{case}: {page.stat().st_size} bytes, ready {attrs['data-ready-ms']} ms after "
+          f"navigation, script {attrs['data-script-ms']} ms of which first draw "
+          f"{attrs['data-draw-ms']} ms, slowest redraw "
+          f"{attrs['data-redraw-ms-max']} ms, browser run {seconds:.1f} s")
+    pixels = _screenshot(browser, page, tmp_path)
+    assert pixels.std() > 0.05  # not a blank page
+    timeline = pixels[150:500, 120:1380]  # the lanes: many distinct colours
+    assert len(np.unique((timeline * 255).astype(int).reshape(-1, 3), axis=0)) > 50
