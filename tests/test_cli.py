@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tpusim.cli import main
+from tpusim.profile.report import OUTPUT_FILES
 
 SUMMARY_FIELDS = {"total_ms", "tiu_busy_ms", "gdma_busy_ms", "ddr_bytes", "tiu_commands",
                   "gdma_commands", "groups", "global_layers", "sim_wall_s"}
@@ -26,7 +27,7 @@ def test_run_json_has_every_field():
 def test_run_out_writes_timeline(tmp_path, capsys):
     assert main(["run", "swin-t", "--precision", "int8", "--out", str(tmp_path / "o")]) == 0
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert names == ["layers.csv", "summary.json", "timeline.png", "trace.json"]
+    assert names == sorted(OUTPUT_FILES)
     trace = json.loads((tmp_path / "o" / "trace.json").read_text())
     tracks = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
     assert {"TIU", "GDMA"} <= tracks

@@ -2,39 +2,60 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tpusim.outputs import dumps_json, staged_directory
+from tpusim.profile.html import timeline_html
 from tpusim.profile.plot import plot_timeline
-from tpusim.profile.summary import layer_rows
-from tpusim.profile.trace import chrome_trace
+from tpusim.profile.tables import (
+    engine_table,
+    group_table,
+    kpi_table,
+    layer_table,
+    profile_json,
+    summary_json,
+    summary_text,
+    tpu_profile_detail,
+    tpu_profile_summary,
+    write_csv,
+)
+from tpusim.profile.trace import chrome_trace, dumps_trace
 
 if TYPE_CHECKING:
     from tpusim.api import Result
 
+# What --out writes, with what each file is for (the README and `tpusim run` list them).
+OUTPUT_FILES = {
+    "timeline.html": "interactive timeline, opens offline in any browser",
+    "trace.json": "Chrome trace (Perfetto, chrome://tracing)",
+    "timeline.png": "static timeline",
+    "timeline.svg": "static timeline, vector",
+    "summary.txt": "every table as text",
+    "summary.json": "headline numbers, KPIs, engines",
+    "profile.json": "every table with nanosecond values",
+    "kpis.csv": "TIU working ratio, parallelism, concurrency, DDR, uArch rate",
+    "layers.csv": "per layer",
+    "groups.csv": "per layer group",
+    "engines.csv": "per engine",
+    "summary.csv": "tpu_profile's summary.csv columns",
+    "detail.csv": "tpu_profile's detail.csv columns",
+}
+
 
 def save_result(result: Result, directory: Path) -> list[Path]:
-    """Write trace.json, timeline.png, summary.json and layers.csv into `directory`."""
-    names = ["summary.json", "layers.csv", "trace.json", "timeline.png"]
+    """Write every file of OUTPUT_FILES into `directory`: all of them or, on error, none."""
     with staged_directory(directory) as tmp:
-        summary = {k: v for k, v in result.summary().items() if k != "sim_wall_s"}
-        (tmp / "summary.json").write_text(dumps_json(summary))
-        _write_layers(result, tmp / "layers.csv")
-        (tmp / "trace.json").write_text(dumps_json(chrome_trace(result.program, result.records)))
-        plot_timeline(result.program, result.records, tmp / "timeline.png")
-    return [directory / n for n in names]
-
-
-def _write_layers(result: Result, path: Path) -> None:
-    with path.open("w", newline="") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(["index", "layer", "kind", "group", "start_us", "end_us", "span_us",
-                      "tiu_us", "gdma_us", "tiu_cmds", "gdma_cmds", "ddr_bytes", "macs", "bound"])
-        for row in layer_rows(result.program, result.records):
-            out.writerow([row.index, row.name, row.kind, row.group, f"{row.start_ns / 1e3:.3f}",
-                          f"{row.end_ns / 1e3:.3f}", f"{row.span_ns / 1e3:.3f}",
-                          f"{row.tiu_ns / 1e3:.3f}", f"{row.gdma_ns / 1e3:.3f}",
-                          row.tiu_commands, row.gdma_commands, row.ddr_bytes, row.macs,
-                          row.bound])
+        (tmp / "timeline.html").write_text(timeline_html([result]), encoding="utf-8")
+        (tmp / "trace.json").write_text(dumps_trace(chrome_trace(result)))
+        plot_timeline(result, tmp / "timeline.png")
+        plot_timeline(result, tmp / "timeline.svg")
+        (tmp / "summary.txt").write_text(summary_text(result), encoding="utf-8")
+        (tmp / "summary.json").write_text(dumps_json(summary_json(result)))
+        (tmp / "profile.json").write_text(dumps_json(profile_json(result)))
+        for name, table in (("kpis.csv", kpi_table), ("layers.csv", layer_table),
+                            ("groups.csv", group_table), ("engines.csv", engine_table),
+                            ("summary.csv", tpu_profile_summary),
+                            ("detail.csv", tpu_profile_detail)):
+            write_csv(tmp / name, table(result))
+    return [directory / name for name in OUTPUT_FILES]
