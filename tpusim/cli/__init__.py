@@ -30,7 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("model", help="built-in model name (swin-t, swin-s, swin-b) or a file")
         p.add_argument("--chip", default="bm1684x", help="chip name or profile path")
-        p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+        p.add_argument("--batch", type=int, default=None,
+                       help="batch size (default 1, or the model file's own)")
+        p.add_argument("--unknown-ops", choices=("error", "fallback"), default="error",
+                       help="ONNX operators tpusim does not know: stop with an error (default) "
+                            "or cost them as memory-bound element-wise work, with a warning")
 
     run = sub.add_parser("run", help="simulate one model at one precision")
     model_args(run)

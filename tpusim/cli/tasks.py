@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from tpusim.api import Result, compile, simulate
 from tpusim.cli.text import format_run, format_table
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
+from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import field_names, list_chips, load_chip
+from tpusim.ir.graph import Graph
 from tpusim.outputs import dumps_json
 from tpusim.passes.precision import parse_precision
 
@@ -20,16 +23,28 @@ def dispatch(args: argparse.Namespace) -> int:
     return {"run": run, "compare": compare, "chips": chips, "speed": speed}[args.command](args)
 
 
-def _simulate(model: str, chip_name: str, precision: str, batch: int) -> Result:
+def _load(args: argparse.Namespace) -> Graph:
+    """The model; operators costed by the unknown-operator fallback get one warning line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownOperatorWarning)
+        graph = load_model(args.model, args.batch, args.unknown_ops)
+    for w in caught:
+        if issubclass(w.category, UnknownOperatorWarning):
+            sys.stderr.write(f"tpusim: warning: {w.message}\n")
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return graph
+
+
+def _simulate(graph: Graph, chip_name: str, precision: str) -> Result:
     chip = load_chip(chip_name)
-    graph = load_model(model, batch)
     result = simulate(compile(graph, chip, precision), chip)
-    result.info["batch"] = batch
+    result.info["batch"] = graph.tensors[graph.inputs[0]].shape[0] if graph.inputs else 1
     return result
 
 
 def run(args: argparse.Namespace) -> int:
-    result = _simulate(args.model, args.chip, args.precision, args.batch)
+    result = _simulate(_load(args), args.chip, args.precision)
     if args.out:
         result.save(Path(args.out))
     if args.json:
@@ -47,8 +62,9 @@ def compare(args: argparse.Namespace) -> int:
     if not precisions:
         raise TpusimError("--precisions names no precision")
     rows = []
+    graph = _load(args)
     for precision in precisions:
-        result = _simulate(args.model, args.chip, precision, args.batch)
+        result = _simulate(graph, args.chip, precision)
         if args.out:
             result.save(Path(args.out) / precision)
         rows.append(result.summary())
@@ -58,7 +74,7 @@ def compare(args: argparse.Namespace) -> int:
     table = [[r["precision"], f"{r['total_ms']:.3f}", f"{r['tiu_busy_ms']:.3f}",
               f"{r['gdma_busy_ms']:.3f}", f"{r['ddr_bytes'] / 1e6:.1f}",
               str(r["tiu_commands"]), str(r["gdma_commands"])] for r in rows]
-    sys.stdout.write(f"{args.model} on {args.chip}, batch {args.batch}\n")
+    sys.stdout.write(f"{args.model} on {args.chip}, batch {rows[0]['batch']}\n")
     sys.stdout.write(format_table(["precision", "total ms", "TIU ms", "GDMA ms", "DDR MB",
                                    "TIU cmds", "GDMA cmds"], table))
     if args.out:
