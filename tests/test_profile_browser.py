@@ -24,6 +24,9 @@ from profile_cases import many_commands_result, swin_result
 
 from tpusim.profile.html import timeline_html
 
+# installing Chromium on a fresh machine may take minutes: more than the suite's default limit
+pytestmark = pytest.mark.timeout(1200)
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-extensions",
@@ -50,7 +53,7 @@ def _install() -> str:
             subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=300,
                            env=env)
             proc = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"],
-                                  capture_output=True, text=True, timeout=600, env=env)
+                                  capture_output=True, text=True, timeout=780, env=env)
             if proc.returncode:
                 why = f"apt-get install chromium failed: {proc.stderr.strip()[-200:]}"
         except subprocess.TimeoutExpired:
