@@ -14,6 +14,7 @@ from tpusim.ir.verify import verify
 from tpusim.lower.commands import Program
 from tpusim.lower.program import lower
 from tpusim.options import Options, parse_options
+from tpusim.passes.pipeline import run_passes
 from tpusim.passes.precision import assign_precision, parse_precision
 from tpusim.sim.engine import Record, Simulation
 
@@ -28,7 +29,8 @@ def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16",
     precision = parse_precision(precision)
     options = parse_options(opt)
     verify(graph)
-    typed = verify(assign_precision(graph, precision))
+    rewritten = run_passes(graph, options, precision)
+    typed = verify(assign_precision(rewritten, precision))
     program = lower(typed, chip, precision, options)
     program.options = options
     return program

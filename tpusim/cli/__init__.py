@@ -36,17 +36,24 @@ def _parser() -> argparse.ArgumentParser:
                        help="ONNX operators tpusim does not know: stop with an error (default) "
                             "or cost them as memory-bound element-wise work, with a warning")
 
+    opt_help = ("optimisations: after (all, the default), before (none), or a comma list of "
+                "names or steps (see `tpusim compare --ablation`)")
+
     run = sub.add_parser("run", help="simulate one model at one precision")
     model_args(run)
     run.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+    run.add_argument("--opt", default="after", help=opt_help)
     run.add_argument("--out", help="directory for the timeline and summaries")
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
-    compare = sub.add_parser("compare", help="the model's time at several precisions")
+    compare = sub.add_parser("compare", help="before/after the optimisations, per precision, "
+                                             "beside measured times where known")
     model_args(compare)
     compare.add_argument("--precisions", default="f32,f16,int8",
                          help="comma-separated precisions (default f32,f16,int8)")
-    compare.add_argument("--out", help="directory for one timeline per run")
+    compare.add_argument("--ablation", action="store_true",
+                         help="add one row per optimisation: the time with only it switched off")
+    compare.add_argument("--out", help="directory for the before and after timelines")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
 
     chips = sub.add_parser("chips", help="list the chip profiles")

@@ -8,13 +8,15 @@ import time
 import warnings
 from pathlib import Path
 
+from tpusim import study
 from tpusim.api import Result, compile, simulate
-from tpusim.cli.text import format_run, format_table
+from tpusim.cli.text import format_run, format_study
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import field_names, list_chips, load_chip
 from tpusim.ir.graph import Graph
+from tpusim.options import parse_options
 from tpusim.outputs import dumps_json
 from tpusim.passes.precision import parse_precision
 
@@ -36,15 +38,21 @@ def _load(args: argparse.Namespace) -> Graph:
     return graph
 
 
-def _simulate(graph: Graph, chip_name: str, precision: str) -> Result:
+def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after") -> Result:
     chip = load_chip(chip_name)
-    result = simulate(compile(graph, chip, precision), chip)
-    result.info["batch"] = graph.tensors[graph.inputs[0]].shape[0] if graph.inputs else 1
+    options = parse_options(opt)
+    result = simulate(compile(graph, chip, precision, options), chip)
+    result.info["batch"] = _batch(graph)
+    result.info["opt"] = options.label()
     return result
 
 
+def _batch(graph: Graph) -> int:
+    return graph.tensors[graph.inputs[0]].shape[0] if graph.inputs else 1
+
+
 def run(args: argparse.Namespace) -> int:
-    result = _simulate(_load(args), args.chip, args.precision)
+    result = _simulate(_load(args), args.chip, args.precision, args.opt)
     if args.out:
         result.save(Path(args.out))
     if args.json:
@@ -52,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_run(result))
         if args.out:
-            sys.stdout.write(f"wrote {args.out}/ (trace.json, timeline.png, summary.json, "
-                             "layers.csv)\n")
+            sys.stdout.write(f"wrote {args.out}/ (timeline.html, trace.json, timeline.png and "
+                             ".svg, summaries as text, CSV and JSON)\n")
     return 0
 
 
@@ -61,24 +69,25 @@ def compare(args: argparse.Namespace) -> int:
     precisions = [parse_precision(p) for p in args.precisions.split(",") if p.strip()]
     if not precisions:
         raise TpusimError("--precisions names no precision")
-    rows = []
     graph = _load(args)
-    for precision in precisions:
-        result = _simulate(graph, args.chip, precision)
-        if args.out:
-            result.save(Path(args.out) / precision)
-        rows.append(result.summary())
-    if args.json:
-        sys.stdout.write(dumps_json({"model": args.model, "chip": args.chip, "rows": rows}))
-        return 0
-    table = [[r["precision"], f"{r['total_ms']:.3f}", f"{r['tiu_busy_ms']:.3f}",
-              f"{r['gdma_busy_ms']:.3f}", f"{r['ddr_bytes'] / 1e6:.1f}",
-              str(r["tiu_commands"]), str(r["gdma_commands"])] for r in rows]
-    sys.stdout.write(f"{args.model} on {args.chip}, batch {rows[0]['batch']}\n")
-    sys.stdout.write(format_table(["precision", "total ms", "TIU ms", "GDMA ms", "DDR MB",
-                                   "TIU cmds", "GDMA cmds"], table))
+    chip = load_chip(args.chip)
+    model = Path(args.model).stem if args.model.endswith((".onnx", ".mlir")) else args.model
+    rows = study.before_after(graph, chip, precisions, model, _batch(graph))
+    ablation = study.ablation(graph, chip, precisions) if args.ablation else []
     if args.out:
-        sys.stdout.write(f"wrote timelines under {args.out}/\n")
+        for row in rows:
+            for label, result in (("before", row.before), ("after", row.after)):
+                result.save(Path(args.out) / row.precision / label)
+    data = {"model": model, "chip": chip.name, "batch": _batch(graph),
+            "rows": [row.to_dict() for row in rows]}
+    if ablation:
+        data["ablation"] = ablation
+    if args.json:
+        sys.stdout.write(dumps_json(data))
+        return 0
+    sys.stdout.write(format_study(data))
+    if args.out:
+        sys.stdout.write(f"wrote before and after timelines under {args.out}/<precision>/\n")
     return 0
 
 

@@ -67,3 +67,40 @@ def format_groups(result: Result, top: int = 8) -> str:
              f"{g.estimate_ns / 1e3:.1f}", f"{g.parallelism:.2f}", g.bound] for g in slow]
     return text + "slowest groups\n" + format_table(
         ["group", "ops", "n", "slices", "sim us", "formula us", "overlap", "bound"], rows)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:+.1f}%"
+
+
+def format_study(data: dict) -> str:
+    """The article's table: per precision, before and after, speed-up, measured, error."""
+    rows = data["rows"]
+    measured = any("measured" in r for r in rows)
+    header = ["precision", "before ms", "after ms", "speed-up"]
+    if measured:
+        header += ["chip before", "chip after", "chip x", "err before", "err after", "err x"]
+    table = []
+    for r in rows:
+        line = [r["precision"], f"{r['before_ms']:.3f}", f"{r['after_ms']:.3f}",
+                f"{r['speedup']:.2f}x"]
+        if measured:
+            m, e = r.get("measured", {}), r.get("error", {})
+            line += [f"{m['before']:.3f}" if "before" in m else "-",
+                     f"{m['after']:.3f}" if "after" in m else "-",
+                     f"{m['speedup']:.2f}x" if "speedup" in m else "-",
+                     _pct(e.get("before")) or "-", _pct(e.get("after")) or "-",
+                     _pct(e.get("speedup")) or "-"]
+        table.append(line)
+    text = (f"{data['model']} on {data['chip']}, batch {data['batch']}: simulated before -> "
+            f"after the optimisations" + (", beside the chip's measured times" if measured
+                                          else "") + "\n" + format_table(header, table))
+    if data.get("ablation"):
+        precisions = [r["precision"] for r in rows]
+        after = {r["precision"]: r["after_ms"] for r in rows}
+        ab = [[("step: " if a["step"] else "  ") + a["off"]]
+              + [f"{a['ms'][p]:.3f} ({a['ms'][p] / after[p] - 1:+.0%})" for p in precisions]
+              for a in data["ablation"]]
+        text += ("\nablation: everything after, but this off (ms, and change from after)\n"
+                 + format_table(["switched off", *precisions], ab))
+    return text

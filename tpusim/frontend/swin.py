@@ -34,10 +34,11 @@ SWIN_CONFIGS = {
 }
 
 
-def build_swin(name: str = "swin-t", batch: int = 1) -> Graph:
-    """The Swin variant `name` ("swin-t", "swin-s" or "swin-b") for a batch of `batch` images."""
-    cfg = SWIN_CONFIGS[name]
-    g = GraphBuilder(name)
+def build_swin(name: str | SwinConfig = "swin-t", batch: int = 1) -> Graph:
+    """The Swin variant `name` ("swin-t", "swin-s", "swin-b", or any `SwinConfig`) for a batch
+    of `batch` images."""
+    cfg = SWIN_CONFIGS[name] if isinstance(name, str) else name
+    g = GraphBuilder(name if isinstance(name, str) else "swin")
     x = g.input("input", (batch, 3, cfg.image, cfg.image))
     x = _patch_embed(g, x, cfg)
     size, dim = cfg.image // cfg.patch, cfg.embed_dim

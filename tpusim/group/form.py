@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tpusim.cost.gdma import gdma_ns
+from tpusim.cost.tiu import tiu_ns
 from tpusim.group.build import analyze, build_group, can_cut
 from tpusim.group.estimate import SliceCosts, group_estimate_ns
 from tpusim.group.plan import GroupPlan, Secs
 from tpusim.group.rules import C, H, N, is_local
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
+from tpusim.lower.commands import Direction
+from tpusim.lower.local import local_works, slice_transfer, weight_transfer
 from tpusim.options import Options
 
 MAX_GROUP_OPS = 40  # longer runs are cut; keeps the search quadratic in a small number
@@ -62,16 +66,49 @@ class Former:
         self.global_ns = global_ns
         self.consumers = g.consumers()
         self.outputs = set(g.outputs)
-        self._plans: dict[tuple, tuple[float, GroupPlan | None]] = {}
+        self._plans: dict[tuple, tuple[float, Secs | None]] = {}
         self.costs = SliceCosts(g, chip)
+        self._bounds: dict[object, float] = {}
 
     def best_group(self, ops: list[Op], more: int = 1) -> tuple[float, GroupPlan | None]:
         """Cheapest slicing of these ops as one group, trying `more` cuts beyond the first
-        that fits (the partition search uses 1; the chosen groups are refined further)."""
-        key = (tuple(op.name for op in ops), more)
-        if key not in self._plans:
-            self._plans[key] = self._search(ops, more)
-        return self._plans[key]
+        that fits (the partition search uses 1; the chosen groups are refined further).
+        Runs of the same shape (repeated blocks) are searched once."""
+        key = (self._signature(ops), more)
+        found = self._plans.get(key)
+        if found is None:
+            cost, plan = self._search(ops, more)
+            self._plans[key] = (cost, None if plan is None else plan.secs)
+            return cost, plan
+        cost, secs = found
+        if secs is None:
+            return cost, None
+        return cost, build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
+                                 self.outputs)
+
+    def _signature(self, ops: list[Op]) -> tuple:
+        """What the group search depends on, without names: kinds, attributes, shapes, dtypes,
+        the wiring inside the run, and which results leave it."""
+        made = {t: (i, k) for i, op in enumerate(ops) for k, t in enumerate(op.outputs)}
+        inside = {op.name for op in ops}
+        outside: dict[str, int] = {}
+        sig = []
+        for op in ops:
+            ins = []
+            for t in op.inputs:
+                tensor = self.g.tensors[t]
+                if t in made:
+                    ins.append(made[t])
+                else:
+                    ins.append((outside.setdefault(t, len(outside)), tensor.shape,
+                                tensor.dtype, tensor.kind))
+            outs = tuple((self.g.tensors[t].shape, self.g.tensors[t].dtype,
+                          t in self.outputs or any(c.name not in inside
+                                                   for c in self.consumers.get(t, [])))
+                         for t in op.outputs)
+            attrs = tuple(sorted((k, repr(v)) for k, v in op.attrs.items()))
+            sig.append((op.kind, attrs, tuple(ins), outs))
+        return tuple(sig)
 
     def _search(self, ops: list[Op], more: int) -> tuple[float, GroupPlan | None]:
         analysis = analyze(ops, self.g, self.chip, self.opts, self.consumers, self.outputs)
@@ -105,6 +142,41 @@ class Former:
                     best = (cost, plan)
         return best
 
+    def _lower_bound(self, ops: list[Op]) -> float:
+        """No group of these ops beats its whole TIU work or its loads and stores done once
+        each unsliced (slicing only adds lane padding and shorter rows)."""
+        made = {t for op in ops for t in op.outputs}
+        inside = {op.name for op in ops}
+        tiu = sum(self._full_tiu_ns(op) for op in ops)
+        loads = {t for op in ops for t in op.inputs if t not in made}
+        gdma = sum(self._full_dma_ns(t, store=False) for t in loads)
+        for t in made:
+            if t in self.outputs or any(c.name not in inside for c in self.consumers.get(t, [])):
+                gdma += self._full_dma_ns(t, store=True)
+        return max(tiu, gdma)
+
+    def _full_tiu_ns(self, op: Op) -> float:
+        ns = self._bounds.get(op.name)
+        if ns is None:
+            g = self.g
+            works = local_works(op, g, [g.tensors[t].shape for t in op.inputs],
+                                g.tensors[op.outputs[0]].shape)
+            ns = self._bounds[op.name] = sum(tiu_ns(w, self.chip) for w in works)
+        return ns
+
+    def _full_dma_ns(self, name: str, store: bool) -> float:
+        key = (name, store)
+        ns = self._bounds.get(key)
+        if ns is None:
+            t = self.g.tensors[name]
+            if t.is_constant:
+                dma = weight_transfer(t.nbytes, self.chip)
+            else:
+                dma = slice_transfer(Direction.L2S if store else Direction.S2L, t.shape,
+                                     t.shape, t.dtype)
+            ns = self._bounds[key] = gdma_ns(dma, self.chip)
+        return ns
+
     def partition(self, run: list[Op]) -> list[Segment]:
         """The cheapest cut of a run of local-capable ops into groups and global ops."""
         m = len(run)
@@ -114,6 +186,8 @@ class Former:
             best[end] = best[end - 1] + self.global_ns(run[end - 1])
             choice[end] = (end - 1, None)
             for start in range(end - 2, max(-1, end - 1 - MAX_GROUP_OPS), -1):
+                if best[start] + self._lower_bound(run[start:end]) >= best[end]:
+                    continue  # even a perfect group of these ops would not be cheaper
                 cost, plan = self.best_group(run[start:end])
                 if plan is None:
                     break  # a longer group would need even more memory

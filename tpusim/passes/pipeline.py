@@ -1,0 +1,50 @@
+"""The graph passes a compile runs, in order, in one place.
+
+Always: front-end folding of the shift-mask reshapes. Then the Swin-T study's rewrites that
+the options switch on, repeated until nothing changes (one rewrite exposes the next: the
+split puts permutes where permute_fuse and hdim_is_batch can take them; hdim_is_batch leaves
+permutes that permute_cancel removes). Last, ops on constants fold into constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tpusim.ir.graph import Graph
+from tpusim.ir.verify import verify
+from tpusim.options import Options
+from tpusim.passes.attention import fold_reshape_add, hdim_is_batch, matmul_permute_split
+from tpusim.passes.canonicalize import fold_constants
+from tpusim.passes.permutes import permute_cancel, permute_fuse
+
+Pass = Callable[[Graph], Graph]
+
+
+def study_passes(opts: Options, precision: str) -> list[tuple[str, Pass]]:
+    """The article's rewrites the options switch on, in the order they apply."""
+    passes: list[tuple[str, Pass]] = [
+        ("matmul_permute_split", matmul_permute_split),
+        ("permute_fuse", permute_fuse),
+        ("hdim_is_batch", lambda g: hdim_is_batch(g, precision)),
+        ("permute_cancel", permute_cancel),
+    ]
+    return [(name, fn) for name, fn in passes if getattr(opts, name)]
+
+
+def run_passes(graph: Graph, opts: Options, precision: str, fold: bool = True) -> Graph:
+    """Every graph rewrite of a compile; `fold=False` leaves ops on constants unfolded (so a
+    reference evaluation can still check what the rewrites did)."""
+    graph = verify(fold_reshape_add(graph))
+    passes = study_passes(opts, precision)
+    for _ in range(8):  # rewrites reach a fixed point in two or three rounds on Swin
+        before = graph
+        for _, fn in passes:
+            graph = verify(fn(graph))
+        if _same_ops(before, graph):
+            break
+    return verify(fold_constants(graph)) if fold else graph
+
+
+def _same_ops(a: Graph, b: Graph) -> bool:
+    return [(op.kind, op.name, op.inputs, op.outputs) for op in a.ops] == \
+        [(op.kind, op.name, op.inputs, op.outputs) for op in b.ops]

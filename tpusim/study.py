@@ -1,0 +1,90 @@
+"""Before/after studies: a model at several precisions with the article's optimisations off and
+on, beside measured references where they exist, and an ablation of each optimisation."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tpusim.api import Result, compile, simulate
+from tpusim.hw.chip import Chip
+from tpusim.ir.graph import Graph
+from tpusim.options import OPTIONS, STUDY_STEPS, Options, parse_options
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_REFERENCES = Path(__file__).parent / "references"
+
+
+def reference_ms(model: str, chip: str, batch: int) -> dict[str, dict[str, float]]:
+    """Measured times by precision and 'before'/'after', for this model, chip and batch."""
+    path = _REFERENCES / f"{model.lower()}.toml"
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if data.get("chip") != chip or data.get("batch") != batch:
+        return {}
+    return data.get("ms", {})
+
+
+@dataclass
+class StudyRow:
+    precision: str
+    before: Result
+    after: Result
+    reference: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> float:
+        return self.before.total_ms / self.after.total_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"precision": self.precision,
+                               "before_ms": round(self.before.total_ms, 4),
+                               "after_ms": round(self.after.total_ms, 4),
+                               "speedup": round(self.speedup, 4)}
+        ref = self.reference
+        if ref:
+            row["measured"] = dict(ref)
+            errors = {}
+            for key, sim in (("before", self.before.total_ms), ("after", self.after.total_ms)):
+                if key in ref:
+                    errors[key] = round(sim / ref[key] - 1, 4)
+            if "before" in ref and "after" in ref:
+                measured = ref["before"] / ref["after"]
+                row["measured"]["speedup"] = round(measured, 4)
+                errors["speedup"] = round(self.speedup / measured - 1, 4)
+            row["error"] = errors
+        return row
+
+
+def run_one(graph: Graph, chip: Chip, precision: str, opts: Options) -> Result:
+    result = simulate(compile(graph, chip, precision, opts), chip)
+    result.info["opt"] = opts.label()
+    return result
+
+
+def before_after(graph: Graph, chip: Chip, precisions: list[str], model: str,
+                 batch: int) -> list[StudyRow]:
+    refs = reference_ms(model, chip.name, batch)
+    before, after = parse_options("before"), parse_options("after")
+    return [StudyRow(p, run_one(graph, chip, p, before), run_one(graph, chip, p, after),
+                     refs.get(p, {})) for p in precisions]
+
+
+def ablation(graph: Graph, chip: Chip, precisions: list[str]) -> list[dict[str, Any]]:
+    """Time with everything on but one optimisation (or one of the article's steps) off."""
+    after = parse_options("after")
+    rows = []
+    steps = [(name, members, True) for name, members in STUDY_STEPS.items()
+             if members != (name,)]  # a step that is one option is listed once, as the option
+    for name, members, is_step in [*steps, *((n, (n,), False) for n in OPTIONS)]:
+        opts = after.switched(members, False)
+        times = {p: round(run_one(graph, chip, p, opts).total_ms, 4) for p in precisions}
+        rows.append({"off": name, "options": list(members), "ms": times, "step": is_step})
+    return rows
