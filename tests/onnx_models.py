@@ -48,3 +48,30 @@ def model(nodes: list, inputs: Mapping[str, Shape], outputs: Mapping[str, Shape 
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     return onnx.shape_inference.infer_shapes(m) if infer else m
+
+
+def imported(m, **kw):
+    """`load_onnx` twice: without value_info (tpusim infers every shape) and with the value_info
+    onnx's own shape inference writes (tpusim checks it agrees); both must give the same graph."""
+    from tpusim.frontend.onnx_import import load_onnx
+
+    plain = load_onnx(m, **kw)
+    checked = load_onnx(onnx.shape_inference.infer_shapes(m), **kw)
+    assert [(op.kind, op.inputs, op.outputs) for op in plain.ops] == \
+        [(op.kind, op.inputs, op.outputs) for op in checked.ops]
+    assert {n: t.shape for n, t in plain.tensors.items()} == \
+        {n: t.shape for n, t in checked.tensors.items()}
+    return plain
+
+
+def shape(g, name):
+    return g.tensors[name].shape
+
+
+def single(g, kind):
+    ops = [op for op in g.ops if op.kind is kind]
+    assert len(ops) == 1, g.kind_counts()
+    return ops[0]
+
+
+X = {"x": [1, 8, 15, 15]}

@@ -11,27 +11,14 @@ canonicalisation folds into a constant tensor (its shape is all timing needs).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tpusim.frontend.onnx_proto import Node
+
 # Results larger than this are not computed (a mask or a table; its values are never needed).
 MAX_ELEMENTS = 1 << 20
-
-
-@dataclass(frozen=True)
-class Node:
-    """One ONNX node with its attributes decoded to Python values."""
-
-    name: str
-    op_type: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-    def attr(self, key: str, default: Any = None) -> Any:
-        return self.attrs.get(key, default)
 
 
 Args = Sequence[np.ndarray | None]

@@ -32,7 +32,16 @@ from typing import Any
 import numpy as np
 
 from tpusim.errors import GraphError, ModelError, UnsupportedOperatorError
-from tpusim.frontend.onnx_eval import EVALUATED_OPS, Node, evaluate
+from tpusim.frontend.onnx_eval import EVALUATED_OPS, evaluate
+from tpusim.frontend.onnx_ops import CONVERTERS
+from tpusim.frontend.onnx_proto import (
+    Node,
+    Unsupported,
+    array_dtype,
+    decode_attrs,
+    dims_of,
+    element_dtype,
+)
 from tpusim.ir.dtypes import DType
 from tpusim.ir.graph import Graph, Op, Tensor, TensorKind
 from tpusim.ir.ops import OpKind
@@ -40,15 +49,19 @@ from tpusim.ir.shapes import infer
 from tpusim.ir.verify import verify
 
 UNKNOWN_OPS = ("error", "fallback")
+# Operators tpusim does not model whose output has their first input's shape: the fallback
+# can cost them even when the file gives no value_info.
+SHAPE_PRESERVING = frozenset({
+    "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "ThresholdedRelu", "Softplus", "Softsign",
+    "Mish", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Atan",
+    "Sinh", "Cosh", "IsNaN", "IsInf", "LRN", "InstanceNormalization", "LpNormalization",
+    "MeanVarianceNormalization", "GroupNormalization", "LogSoftmax", "Hardmax", "CumSum",
+    "Shrink"})
 _KEEP_FLOAT_VALUES = 64  # float constants up to this size keep their values (scalars, scales)
 
 
 class UnknownOperatorWarning(UserWarning):
     """Operators tpusim does not model were costed by the memory-bound fallback."""
-
-
-class Unsupported(Exception):
-    """Raised by a converter: this node (or this use of its operator) has no tpusim form."""
 
 
 def load_onnx(path: str | Path | Any, batch: int | None = None,
@@ -123,41 +136,6 @@ def _check_operators(graph: Graph, where: str, unknown_ops: str) -> Graph:
 # ---- the importer --------------------------------------------------------------------------
 
 
-def _dtype(elem_type: int) -> DType:
-    from onnx import TensorProto as T
-
-    return {T.FLOAT16: DType.F16, T.BFLOAT16: DType.BF16, T.INT8: DType.INT8,
-            T.UINT8: DType.UINT8, T.BOOL: DType.UINT8, T.INT16: DType.INT16,
-            T.INT32: DType.INT32, T.INT64: DType.INT32, T.UINT16: DType.INT16,
-            T.UINT32: DType.INT32, T.UINT64: DType.INT32}.get(elem_type, DType.F32)
-
-
-def _np_dtype(array: np.ndarray) -> DType:
-    if array.dtype == np.float16:
-        return DType.F16
-    if np.issubdtype(array.dtype, np.floating):
-        return DType.F32
-    return DType.UINT8 if array.dtype == np.bool_ else DType.INT32
-
-
-def _dims(type_proto: Any) -> list[int | str] | None:
-    """Dims of a tensor type (ints, or names for symbolic ones); None without a shape."""
-    t = type_proto.tensor_type
-    if not t.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in t.shape.dim]
-
-
-def _decode_attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    attrs = {}
-    for a in node.attribute:
-        value = helper.get_attribute_value(a)
-        attrs[a.name] = value.decode() if isinstance(value, bytes) else value
-    return attrs
-
-
 class _Importer:
     """Reads one model. Converters (`onnx_ops`) call `shape`, `value`, `emit` and `opaque`."""
 
@@ -212,12 +190,10 @@ class _Importer:
     # -- the walk --
 
     def run(self) -> tuple[Graph, int | None]:
-        from tpusim.frontend.onnx_ops import CONVERTERS
-
         g = self.model.graph
         self._read_declarations()
         nodes = [Node(n.name or f"{n.op_type}_{i}", self._qualified(n), tuple(n.input),
-                      tuple(n.output), _decode_attrs(n)) for i, n in enumerate(g.node)]
+                      tuple(n.output), decode_attrs(n)) for i, n in enumerate(g.node)]
         self._tensor_names = ({o for n in nodes for o in n.outputs} | set(self.declared)
                               | self.initializers)
         self.used = {i for n in nodes for i in n.inputs} | {o.name for o in g.output}
@@ -257,13 +233,13 @@ class _Importer:
 
         g = self.model.graph
         for vi in [*g.value_info, *g.output, *g.input]:
-            dims = _dims(vi.type)
+            dims = dims_of(vi.type)
             static = None if dims is None or any(not isinstance(d, int) or d <= 0
                                                  for d in dims) else tuple(dims)
-            self.declared[vi.name] = (static, _dtype(vi.type.tensor_type.elem_type))
+            self.declared[vi.name] = (static, element_dtype(vi.type.tensor_type.elem_type))
         for init in g.initializer:
             self.initializers.add(init.name)
-            shape, dtype = tuple(int(d) for d in init.dims), _dtype(init.data_type)
+            shape, dtype = tuple(int(d) for d in init.dims), element_dtype(init.data_type)
             external = init.data_location == TensorProto.EXTERNAL
             keep = init.data_type not in (TensorProto.FLOAT, TensorProto.FLOAT16,
                                           TensorProto.DOUBLE, TensorProto.BFLOAT16) \
@@ -283,7 +259,7 @@ class _Importer:
         for i, vi in enumerate(self.model.graph.input):
             if vi.name in self.initializers:
                 continue
-            dims = _dims(vi.type)
+            dims = dims_of(vi.type)
             if not dims:
                 raise ModelError(f"{self.where}: input {vi.name!r} has no shape")
             if not isinstance(dims[0], int) or dims[0] <= 0:
@@ -297,7 +273,7 @@ class _Importer:
             shape = tuple(int(d) for d in dims)
             self.shapes[vi.name] = shape
             self.tensors[vi.name] = Tensor(vi.name, shape or (1,),
-                                           _dtype(vi.type.tensor_type.elem_type))
+                                           element_dtype(vi.type.tensor_type.elem_type))
         return file_batch
 
     def _check_inputs(self, node: Node) -> None:
@@ -341,7 +317,7 @@ class _Importer:
         if name in self.values:
             v = self.values[name]
             kind = TensorKind.WEIGHT if name in self.initializers else TensorKind.CONST
-            self.tensors[name] = Tensor(name, tuple(v.shape) or (1,), _np_dtype(v), kind)
+            self.tensors[name] = Tensor(name, tuple(v.shape) or (1,), array_dtype(v), kind)
         else:
             shape, dtype = self.external[name]
             self.tensors[name] = Tensor(name, shape or (1,), dtype, TensorKind.WEIGHT)
@@ -357,6 +333,8 @@ class _Importer:
 
     def _declared_shape(self, node: Node, out: str, reason: str | None) -> tuple[int, ...]:
         shape = self.declared.get(out, (None, DType.F32))[0]
+        if shape is None and node.op_type in SHAPE_PRESERVING and node.inputs[:1] != ("",):
+            shape = self.shapes[node.inputs[0]]
         if shape is None:
             why = reason or f"operator {node.op_type} is not supported"
             raise UnsupportedOperatorError(

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tpusim.frontend.onnx_eval import Node
-from tpusim.frontend.onnx_import import Unsupported
+from tpusim.frontend.onnx_proto import Node, Unsupported
 from tpusim.ir.ops import OpKind as K
 
 if TYPE_CHECKING:

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tpusim.frontend.onnx_eval import Node
-from tpusim.frontend.onnx_import import Unsupported
 from tpusim.frontend.onnx_layout import (
     LAYOUT_CONVERTERS,
     Converter,
@@ -27,6 +25,7 @@ from tpusim.frontend.onnx_layout import (
     ints,
     scalar_value,
 )
+from tpusim.frontend.onnx_proto import Node, Unsupported, element_dtype
 from tpusim.ir.ops import OpKind as K
 
 if TYPE_CHECKING:
@@ -55,13 +54,6 @@ def _window_pads(node: Node, size: tuple[int, ...], kernel: tuple[int, ...],
     if auto == "VALID":
         return (0,) * (2 * len(size))
     return tuple(int(p) for p in node.attr("pads", [0] * (2 * len(size))))
-
-
-def _need_rank(ctx: Ctx, node: Node, rank: int, what: str) -> tuple[int, ...]:
-    shape = ctx.shape(node.inputs[0])
-    if len(shape) != rank:
-        raise Unsupported(f"{what} on a {len(shape)}-D input (tpusim models the 2-D form)")
-    return shape
 
 
 def _one_output(node: Node, ctx: Ctx) -> None:
@@ -127,9 +119,8 @@ def _gelu(ctx: Ctx, node: Node) -> None:
 
 
 def _cast(ctx: Ctx, node: Node) -> None:
-    from tpusim.frontend.onnx_import import _dtype
-
-    ctx.emit(node, K.CAST, node.inputs[:1], node.outputs[0], to=_dtype(node.attrs["to"]).value)
+    ctx.emit(node, K.CAST, node.inputs[:1], node.outputs[0],
+             to=element_dtype(node.attrs["to"]).value)
 
 
 def _softmax(ctx: Ctx, node: Node) -> None:
@@ -175,16 +166,41 @@ def _gemm(ctx: Ctx, node: Node) -> None:
                alpha=float(node.attr("alpha", 1.0)), beta=float(node.attr("beta", 1.0)))
 
 
+def _windowed_rank(ctx: Ctx, node: Node) -> tuple[int, ...]:
+    shape = ctx.shape(node.inputs[0])
+    if len(shape) not in (3, 4):
+        raise Unsupported(f"{node.op_type} on a {len(shape)}-D input (tpusim models the 1-D "
+                          "and 2-D forms)")
+    return shape
+
+
+def _as_2d(ctx: Ctx, node: Node, name: str, what: str) -> str:
+    """A 1-D window operand [N, C, L] seen as 2-D, [N, C, 1, L] (as tpu-mlir does)."""
+    n, c, length = ctx.shape(name)
+    return ctx.emit(node, K.RESHAPE, [name], None, what, shape=(n, c, 1, length))
+
+
+def _to_1d(ctx: Ctx, node: Node, y: str) -> None:
+    n, c, _, length = ctx.shape(y)
+    ctx.emit(node, K.RESHAPE, [y], node.outputs[0], shape=(n, c, length))
+
+
 def _conv(ctx: Ctx, node: Node) -> None:
-    x = _need_rank(ctx, node, 4, "Conv")
+    x = _windowed_rank(ctx, node)
     w = ctx.shape(node.inputs[1])
-    kernel = (w[2], w[3])
-    strides = _spatial(node, "strides", 1, 2)
-    dilations = _spatial(node, "dilations", 1, 2)
-    pads = _window_pads(node, x[2:], kernel, strides, dilations)
+    strides = _spatial(node, "strides", 1, len(x) - 2)
+    dilations = _spatial(node, "dilations", 1, len(x) - 2)
+    pads = _window_pads(node, x[2:], tuple(w[2:]), strides, dilations)
     inputs = [i for i in node.inputs[:3] if i]
-    ctx.emit(node, K.CONV2D, inputs, node.outputs[0], strides=strides, pads=pads,
-             dilations=dilations, group=int(node.attr("group", 1)))
+    group = int(node.attr("group", 1))
+    if len(x) == 4:
+        ctx.emit(node, K.CONV2D, inputs, node.outputs[0], strides=strides, pads=pads,
+                 dilations=dilations, group=group)
+        return
+    inputs[:2] = _as_2d(ctx, node, inputs[0], "to_2d"), _as_2d(ctx, node, inputs[1], "weight_2d")
+    y = ctx.emit(node, K.CONV2D, inputs, None, "conv2d", strides=(1, *strides),
+                 pads=(0, pads[0], 0, pads[1]), dilations=(1, *dilations), group=group)
+    _to_1d(ctx, node, y)
 
 
 def _batchnorm(ctx: Ctx, node: Node) -> None:
@@ -218,34 +234,51 @@ def _reduce(kind: K, attr_until: int) -> Converter:
     return convert
 
 
+def _ceil_mode_pads(size: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
+                    pads: tuple[int, ...]) -> tuple[int, ...]:
+    """End pads that make floor rounding give ceil_mode's output size."""
+    out_pads = list(pads)
+    for i, (d, k, s) in enumerate(zip(size, kernel, strides)):
+        begin, end = pads[i], pads[i + len(size)]
+        out = -(-(d + begin + end - k) // s) + 1
+        if (out - 1) * s >= d + begin:
+            out -= 1  # the last window must start inside the input
+        out_pads[i + len(size)] = max(end, (out - 1) * s + k - d - begin)
+    return tuple(out_pads)
+
+
 def _pool(kind: K) -> Converter:
     def convert(ctx: Ctx, node: Node) -> None:
         _one_output(node, ctx)
-        x = _need_rank(ctx, node, 4, node.op_type)
+        x = _windowed_rank(ctx, node)
         kernel = tuple(int(k) for k in node.attrs["kernel_shape"])
-        strides = _spatial(node, "strides", 1, 2)
-        if any(d != 1 for d in _spatial(node, "dilations", 1, 2)):
+        strides = _spatial(node, "strides", 1, len(kernel))
+        if any(d != 1 for d in _spatial(node, "dilations", 1, len(kernel))):
             raise Unsupported("dilated pooling")
-        pads = list(_window_pads(node, x[2:], kernel, strides, (1, 1)))
-        if node.attr("ceil_mode", 0):  # pad the end so that floor gives the ceil result
-            for i in range(2):
-                span = x[2 + i] + pads[i] + pads[2 + i] - kernel[i]
-                out = -(-span // strides[i]) + 1
-                if (out - 1) * strides[i] >= x[2 + i] + pads[i]:
-                    out -= 1  # the last window must start inside the input
-                pads[2 + i] = max(pads[2 + i],
-                                  (out - 1) * strides[i] + kernel[i] - x[2 + i] - pads[i])
-        ctx.emit(node, kind, node.inputs[:1], node.outputs[0], kernel=kernel, strides=strides,
-                 pads=tuple(pads))
+        pads = _window_pads(node, x[2:], kernel, strides, (1,) * len(kernel))
+        if node.attr("ceil_mode", 0):
+            pads = _ceil_mode_pads(x[2:], kernel, strides, pads)
+        if len(x) == 4:
+            ctx.emit(node, kind, node.inputs[:1], node.outputs[0], kernel=kernel,
+                     strides=strides, pads=pads)
+            return
+        y = ctx.emit(node, kind, [_as_2d(ctx, node, node.inputs[0], "to_2d")], None, "pool2d",
+                     kernel=(1, *kernel), strides=(1, *strides), pads=(0, pads[0], 0, pads[1]))
+        _to_1d(ctx, node, y)
 
     return convert
 
 
-def _global_pool(kind: K) -> Converter:
+def _global_pool(kind: K, reduce: K) -> Converter:
+    """A pool over the whole map (tpu-mlir's form) in 2-D; a reduction otherwise."""
     def convert(ctx: Ctx, node: Node) -> None:
-        x = _need_rank(ctx, node, 4, node.op_type)
-        ctx.emit(node, kind, node.inputs[:1], node.outputs[0], kernel=(x[2], x[3]),
-                 strides=(1, 1), pads=(0, 0, 0, 0))
+        x = ctx.shape(node.inputs[0])
+        if len(x) == 4:
+            ctx.emit(node, kind, node.inputs[:1], node.outputs[0], kernel=(x[2], x[3]),
+                     strides=(1, 1), pads=(0, 0, 0, 0))
+        else:
+            ctx.emit(node, reduce, node.inputs[:1], node.outputs[0],
+                     axes=tuple(range(2, len(x))), keepdims=True)
 
     return convert
 
@@ -295,6 +328,7 @@ CONVERTERS: dict[str, Converter] = {
     "Mul": _binary(K.MUL),
     "Div": _binary(K.DIV),
     "Pow": _binary(K.POW),
+    "Sum": _variadic(K.ADD),
     "Max": _variadic(K.MAX),
     "Min": _variadic(K.MIN),
     "MatMul": _matmul,
@@ -307,8 +341,8 @@ CONVERTERS: dict[str, Converter] = {
     "ReduceMax": _reduce(K.REDUCE_MAX, 18),
     "MaxPool": _pool(K.MAXPOOL),
     "AveragePool": _pool(K.AVGPOOL),
-    "GlobalAveragePool": _global_pool(K.AVGPOOL),
-    "GlobalMaxPool": _global_pool(K.MAXPOOL),
+    "GlobalAveragePool": _global_pool(K.AVGPOOL, K.REDUCE_MEAN),
+    "GlobalMaxPool": _global_pool(K.MAXPOOL, K.REDUCE_MAX),
     "Identity": _same_shape,
     "Dropout": _same_shape,
     "ConstantOfShape": _constant_of_shape,
