@@ -15,3 +15,21 @@ def simple_chip(chip: Chip) -> Chip:
     return chip.replace(ddr_read_efficiency=1.0, ddr_write_efficiency=0.5,
                         ddr_min_access_bytes=64, gdma_startup_cycles=0, tiu_startup_cycles=0,
                         sync_latency_cycles=0, gdma_bytes_per_cycle=64)
+
+
+@pytest.fixture(scope="session")
+def swin_t(chip):
+    """Simulated Swin-T runs, each compiled once per test session: swin_t(precision, opt)."""
+    from tpusim.api import compile, simulate
+    from tpusim.frontend import build_model
+
+    graph = build_model("swin-t")
+    runs = {}
+
+    def get(precision: str = "f16", opt: str = "after"):
+        key = (precision, opt)
+        if key not in runs:
+            runs[key] = simulate(compile(graph, chip, precision, opt), chip)
+        return runs[key]
+
+    return get

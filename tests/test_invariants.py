@@ -1,14 +1,11 @@
 import pytest
 
-from tpusim.api import compile, simulate
-from tpusim.frontend import build_model
 from tpusim.sim.invariants import violations
 
 
 @pytest.fixture(scope="module")
-def swin_runs(chip):
-    graph = build_model("swin-t")
-    return {p: simulate(compile(graph, chip, p), chip) for p in ("f32", "f16", "bf16", "int8")}
+def swin_runs(swin_t):
+    return {p: swin_t(p) for p in ("f32", "f16", "bf16", "int8")}
 
 
 @pytest.mark.parametrize("precision", ["f32", "f16", "bf16", "int8"])
