@@ -63,7 +63,8 @@ def group_estimate_ns(plan: GroupPlan, g: Graph, chip: Chip,
     gdma = [[0.0] * STAGES for _ in plan.rows]
     held = 0.0
     for r, row in enumerate(plan.rows):
-        tiu[r][1] = costs.op_ns(plan, 0, row.op)
+        for c in row.computes:
+            tiu[r][c.stage] += costs.op_ns(plan, 0, c.op)
         for tr in row.transfers:
             ns = costs.transfer_ns(plan, 0, tr)
             if tr.held:

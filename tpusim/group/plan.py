@@ -48,11 +48,20 @@ class Transfer:
     held: bool = False  # a weight loaded once, with the first slice, and kept
 
 
-@dataclass
-class Row:
-    """One timestep: the op the TIU computes (stage 1) and the GDMA transfers beside it."""
+@dataclass(frozen=True)
+class Compute:
+    """An op the TIU runs in a timestep row, at a pipeline stage (1 in tpusim's own groups)."""
 
     op: int
+    stage: int = 1
+
+
+@dataclass
+class Row:
+    """One timestep: what the TIU computes beside the GDMA transfers. Rows tpusim builds hold
+    one op; rows read from a tpu-mlir program may hold several, or none."""
+
+    computes: list[Compute] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
 
 

@@ -10,14 +10,14 @@ rows into the last and first compute rows. What remains is one row per op: row i
 
 from __future__ import annotations
 
-from tpusim.group.plan import Row, Transfer
+from tpusim.group.plan import Compute, Row, Transfer
 
 
 def build_rows(count: int, loads: dict[int, list[str]], stores: dict[int, list[str]],
                held: set[str]) -> list[Row]:
     """Rows for `count` ops; `loads[j]` are op j's inputs first needed there, `stores[p]` the
     group outputs op p produces."""
-    rows = [Row(op=i) for i in range(count)]
+    rows = [Row([Compute(i)]) for i in range(count)]
     last = count - 1
     for j, tensors in sorted(loads.items()):
         stage, row = (0, last) if j == 0 else (1, j - 1)

@@ -34,13 +34,15 @@ def emit_group(streams: Streams, plan: GroupPlan, g: Graph, chip: Chip,
                 layer = layer_of[plan.ops[tr.op].name]
                 streams.emit(Engine.GDMA, dma, gdma_dep, layer, plan.index, index, tr.tensor)
                 gdma_dep = 0
-            index = it - 1
-            if not 0 <= index < loops:
-                continue
-            op = plan.ops[row.op]
-            shapes = plan.slices[index]
-            ins = [shapes.get(t, g.tensors[t].shape) for t in op.inputs]
-            out = shapes.get(op.outputs[0], g.tensors[op.outputs[0]].shape)
-            for work in local_works(op, g, ins, out):
-                streams.emit(Engine.TIU, work, tiu_dep, layer_of[op.name], plan.index, index)
-                tiu_dep = 0
+            for compute in row.computes:
+                index = it - compute.stage
+                if not 0 <= index < loops:
+                    continue
+                op = plan.ops[compute.op]
+                shapes = plan.slices[index]
+                ins = [shapes.get(t, g.tensors[t].shape) for t in op.inputs]
+                out = shapes.get(op.outputs[0], g.tensors[op.outputs[0]].shape)
+                for work in local_works(op, g, ins, out):
+                    streams.emit(Engine.TIU, work, tiu_dep, layer_of[op.name], plan.index,
+                                 index)
+                    tiu_dep = 0
