@@ -20,17 +20,18 @@ from tpusim.sim.engine import Record, Simulation
 
 
 def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16",
-            opt: str | Options | None = None) -> Program:
+            opt: str | Options | None = None, io: str = "f32") -> Program:
     """Compile a graph for a chip at a precision into TIU and GDMA command queues.
 
     `opt` is "after" (default: every optimisation), "before" (none), a comma list of
-    optimisation names, or an `Options`."""
+    optimisation names, or an `Options`. `io` is the dtype of the model's inputs and outputs:
+    "f32" (tpu-mlir's deploy default) or "native" (the precision's own dtype)."""
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
     precision = parse_precision(precision)
     options = parse_options(opt)
     verify(graph)
     rewritten = run_passes(graph, options, precision)
-    typed = verify(assign_precision(rewritten, precision))
+    typed = verify(assign_precision(rewritten, precision, io))
     program = lower(typed, chip, precision, options)
     program.options = options
     return program

@@ -34,7 +34,9 @@ def _matmul(g: Graph, op: Op, opts: Options) -> bool:
         return True  # activation x 2-D weight
     if op.attr("hdim_is_batch"):
         return len(a.shape) == len(b.shape) == 4  # (B1, M, B2, K) x (B1, K, B2, N)
-    return len(a.shape) == len(b.shape) == 3 and a.shape[0] == b.shape[0] == 1
+    # 3-D x 3-D: bm1684x.md reads the rule as batch 1 only, but tpu-mlir 1.30.2 groups
+    # batched attention products ([192,49,32] x [192,32,49] in tpu-mlir/micro), so any batch.
+    return len(a.shape) == len(b.shape) == 3 and a.shape[0] == b.shape[0]
 
 
 def _slice(g: Graph, op: Op, opts: Options) -> bool:
@@ -107,7 +109,7 @@ def split_axes(g: Graph, op: Op, opts: Options) -> frozenset[int]:
         elif g.tensors[op.inputs[1]].is_constant and len(g.tensors[op.inputs[1]].shape) == 2:
             axes = set(range(min(len(a) - 1, 3)))  # every dim but K
         else:
-            axes = set()
+            axes = {N}  # batched products: both operands cut along the batch
     elif kind in (OpKind.CONV2D, OpKind.MAXPOOL, OpKind.AVGPOOL):
         axes = {N, H}
     elif kind in (OpKind.LAYERNORM, OpKind.SOFTMAX):

@@ -56,9 +56,15 @@ def _weight_dtype(op: Op, index: int, dtype: DType) -> DType:
     return dtype
 
 
-def assign_precision(graph: Graph, precision: str) -> Graph:
-    """A copy of `graph` with every tensor's dtype set and Casts inserted where types change."""
+def assign_precision(graph: Graph, precision: str, io: str = "f32") -> Graph:
+    """A copy of `graph` with every tensor's dtype set and Casts inserted where types change.
+
+    `io` is the dtype of the graph's inputs and outputs: "f32" (tpu-mlir's deploy default, so
+    the first and last ops are Casts) or "native" (already in the mode's dtype)."""
     precision = parse_precision(precision)
+    if io not in ("f32", "native"):
+        raise CompileError(f"unknown io {io!r} (expected f32 or native)")
+    io_dtype = DType.F32 if io == "f32" else DType.parse(precision)
     tensors: dict[str, Tensor] = dict(graph.tensors)
     ops: list[Op] = []
     casts: dict[tuple[str, DType], str] = {}
@@ -76,7 +82,7 @@ def assign_precision(graph: Graph, precision: str) -> Graph:
         return casts[key]
 
     for name in graph.inputs:
-        tensors[name] = Tensor(name, tensors[name].shape, DType.F32)
+        tensors[name] = Tensor(name, tensors[name].shape, io_dtype)
     for op in graph.ops:
         if op.kind in DATA_MOVEMENT:
             src = tensors[op.inputs[0]]
@@ -101,7 +107,7 @@ def assign_precision(graph: Graph, precision: str) -> Graph:
         for t in op.outputs:
             tensors[t] = Tensor(t, tensors[t].shape, dtype)
         ops.append(Op(op.kind, op.name, tuple(inputs), op.outputs, op.attrs))
-    outputs = [cast(t, DType.F32) for t in graph.outputs]
+    outputs = [t if io == "native" else cast(t, DType.F32) for t in graph.outputs]
     result = Graph(graph.name, tensors, ops, list(graph.inputs), outputs)
     return result.rebuilt(ops)
 
