@@ -51,7 +51,7 @@ def error_stats(errors: Iterable[float]) -> dict[str, float]:
     values = sorted(abs(e) for e in errors)
     if not values:
         return {"n": 0}
-    p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+    p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
     return {"n": len(values), "median": statistics.median(values), "p90": p90,
             "worst": values[-1]}
 

@@ -59,11 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     chips = sub.add_parser("chips", help="list the chip profiles")
     chips.add_argument("--show", metavar="CHIP", help="print every field of one profile")
 
-    speed = sub.add_parser("speed", help="how fast the simulator runs (wall time, commands/s)")
+    speed = sub.add_parser("speed", help="how fast the simulator runs (wall time, commands/s, "
+                                         "against a bare simpy replay)")
     speed.add_argument("model", nargs="?", default="swin-t")
     speed.add_argument("--precision", default="f16")
     speed.add_argument("--repeat", type=int, default=3, help="runs to time (best is reported)")
+    speed.add_argument("--batches", default="1", help="batch sizes to time, e.g. 1,4,16")
     speed.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
+    bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml")
+    bench.add_argument("--chip", help="override the suite's chip (name or profile path)")
+    bench.add_argument("--out", help="write the results (JSON) here")
+    bench.add_argument("--save", help="write the results as a new baseline here")
+    bench.add_argument("--check", metavar="BASELINE",
+                       help="exit 1, naming every entry whose time moved beyond the tolerance")
     return parser
 
 

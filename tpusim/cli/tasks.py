@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -19,10 +20,36 @@ from tpusim.ir.graph import Graph
 from tpusim.options import parse_options
 from tpusim.outputs import dumps_json
 from tpusim.passes.precision import parse_precision
+from tpusim.sim.replay import bare_replay
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    return {"run": run, "compare": compare, "chips": chips, "speed": speed}[args.command](args)
+    return {"run": run, "compare": compare, "chips": chips, "speed": speed,
+            "bench": bench}[args.command](args)
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Run a benchmark suite; with --check, exit 1 naming every entry that moved."""
+    from tpusim.bench import check, read_suite, run_suite
+    from tpusim.outputs import write_atomic
+
+    suite = read_suite(args.suite)
+    results = run_suite(suite, load_chip(args.chip) if args.chip else None)
+    text = dumps_json(results)
+    for path in (args.out, args.save):
+        if path:
+            write_atomic(Path(path), lambda tmp: tmp.write_text(text))
+    if args.check:
+        baseline = json.loads(Path(args.check).read_text(encoding="utf-8"))
+        problems = check(results, baseline, suite.tolerance)
+        for line in problems:
+            sys.stdout.write(f"moved: {line}\n")
+        sys.stdout.write(f"{len(results['entries'])} entries, {len(problems)} moved beyond "
+                         f"{suite.tolerance:.2%} of {args.check}\n")
+        return 1 if problems else 0
+    if not args.out and not args.save:
+        sys.stdout.write(text)
+    return 0
 
 
 def _load(args: argparse.Namespace) -> Graph:
@@ -104,28 +131,53 @@ def chips(args: argparse.Namespace) -> int:
 
 
 def speed(args: argparse.Namespace) -> int:
-    """Simulator speed on one model: best of `repeat` runs of compile and simulate."""
-    chip = load_chip("bm1684x")
-    graph = load_model(args.model)
-    best_compile = best_sim = float("inf")
-    result = None
-    for _ in range(max(1, args.repeat)):
-        t0 = time.perf_counter()
-        program = compile(graph, chip, args.precision)
-        t1 = time.perf_counter()
-        result = simulate(program, chip)
-        t2 = time.perf_counter()
-        best_compile, best_sim = min(best_compile, t1 - t0), min(best_sim, t2 - t1)
-    assert result is not None
-    commands = result.program.commands
-    data = {"model": args.model, "precision": args.precision, "commands": commands,
-            "compile_s": round(best_compile, 4), "simulate_s": round(best_sim, 4),
-            "commands_per_s": round(commands / best_sim), "simulated_ms": result.total_ms}
+    """Simulator speed on one model: best of `repeat` runs, beside a bare simpy replay of the
+    same queues, and how the wall time grows with the batch size."""
+    data = speed_report(args.model, args.precision, max(1, args.repeat),
+                        [int(b) for b in args.batches.split(",") if b.strip()])
     if args.json:
         sys.stdout.write(dumps_json(data))
-    else:
+        return 0
+    for row in data["runs"]:
         sys.stdout.write(
-            f"{args.model} {args.precision}: {commands} commands; compile {best_compile:.3f} s, "
-            f"simulate {best_sim:.3f} s = {commands / best_sim:,.0f} commands/s "
-            f"(best of {max(1, args.repeat)})\n")
+            f"{data['model']} {data['precision']} batch {row['batch']}: {row['commands']} "
+            f"commands; compile {row['compile_s']:.3f} s, simulate {row['simulate_s']:.3f} s = "
+            f"{row['commands_per_s']:,.0f} commands/s; bare simpy replay "
+            f"{row['replay_s']:.3f} s (tpusim / bare = {row['ratio']:.2f})\n")
     return 0
+
+
+def speed_report(model: str, precision: str, repeat: int, batches: list[int]) -> dict:
+    chip = load_chip("bm1684x")
+    runs = []
+    for batch in batches or [1]:
+        graph = load_model(model, batch)
+        best = {"compile_s": float("inf"), "simulate_s": float("inf"), "replay_s": float("inf")}
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            program = compile(graph, chip, precision)
+            t1 = time.perf_counter()
+            result = simulate(program, chip)
+            t2 = time.perf_counter()
+            queues = replay_queues(result)
+            t3 = time.perf_counter()
+            bare_replay(*queues)
+            t4 = time.perf_counter()
+            for key, value in (("compile_s", t1 - t0), ("simulate_s", t2 - t1),
+                               ("replay_s", t4 - t3)):
+                best[key] = min(best[key], value)
+        commands = program.commands
+        runs.append({"batch": batch, "commands": commands, "simulated_ms": result.total_ms,
+                     **{k: round(v, 4) for k, v in best.items()},
+                     "commands_per_s": round(commands / best["simulate_s"]),
+                     "ratio": round(best["simulate_s"] / best["replay_s"], 3)})
+    return {"model": model, "precision": precision, "repeat": repeat, "runs": runs}
+
+
+def replay_queues(result: Result) -> tuple[list, list]:
+    """The simulated durations and waits of each queue, for the bare replay."""
+    by = {"TIU": {}, "GDMA": {}}
+    for r in result.records:
+        by[r.engine][r.cmd_id] = (r.duration_ns, r.dep)
+    return ([by["TIU"][i] for i in sorted(by["TIU"])],
+            [by["GDMA"][i] for i in sorted(by["GDMA"])])
