@@ -8,7 +8,7 @@ from tpusim.group.plan import Secs
 from tpusim.ir import GraphBuilder, OpKind, TensorKind
 from tpusim.options import Options
 from tpusim.passes.precision import assign_precision
-from tpusim.profile.groups import group_rows
+from tpusim.profile.summary import group_rows
 from tpusim.sim.invariants import violations
 
 K = OpKind

@@ -35,7 +35,7 @@ def test_violations_are_detected(swin_runs):
 
 @pytest.mark.parametrize("precision", ["f16", "int8"])
 def test_swin_t_runs_in_layer_groups(swin_runs, precision):
-    from tpusim.profile.groups import group_rows
+    from tpusim.profile.summary import group_rows
 
     run = swin_runs[precision]
     rows = group_rows(run.program, run.records)

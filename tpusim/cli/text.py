@@ -6,8 +6,7 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tpusim.profile.groups import group_rows
-from tpusim.profile.summary import kind_rows, layer_rows
+from tpusim.profile.summary import group_rows, kind_rows, layer_rows
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -63,7 +62,7 @@ def format_groups(result: Result, top: int = 8) -> str:
         text += (f"simulated / tpu-mlir formula per group: median {statistics.median(ratios):.3f}"
                  f", worst {worst:.3f}\n")
     slow = sorted(groups, key=lambda g: -g.span_ns)[:top]
-    rows = [[str(g.index), f"{g.first} .. {g.last}", str(g.ops), g.secs, f"{g.span_ns / 1e3:.1f}",
+    rows = [[str(g.group), f"{g.first} .. {g.last}", str(g.ops), g.secs, f"{g.span_ns / 1e3:.1f}",
              f"{g.estimate_ns / 1e3:.1f}", f"{g.parallelism:.2f}", g.bound] for g in slow]
     return text + "slowest groups\n" + format_table(
         ["group", "ops", "n", "slices", "sim us", "formula us", "overlap", "bound"], rows)

@@ -72,18 +72,27 @@ def kind_rows(rows: list[LayerRow]) -> list[dict]:
 
 @dataclass
 class GroupRow:
-    """A layer group as it ran: the span and engine time of all its commands."""
+    """A layer group as it ran (span, engine time, commands, bytes, from its records) beside
+    what the compiler planned for it (ops, type, slices, tpu-mlir's formula estimate). Programs
+    built by hand have no plans: the planned fields then come from the records."""
 
     group: int
-    layers: list[int]
+    layers: list[int]  # program indices of the layers that issued commands
     start_ns: float
     end_ns: float
-    tiu_ns: float
-    gdma_ns: float
-    tiu_commands: int
-    gdma_commands: int
-    ddr_bytes: int
-    lmem_bytes: int
+    tiu_ns: float = 0.0
+    gdma_ns: float = 0.0
+    tiu_commands: int = 0
+    gdma_commands: int = 0
+    ddr_bytes: int = 0
+    lmem_bytes: int = 0  # peak per lane
+    ops: int = 0  # ops in the group, including those that issued no command
+    first: str = ""  # name of the first and last op
+    last: str = ""
+    type: str = ""  # tpu-mlir's group type
+    secs: str = ""  # slices along n, c, h
+    slices: int = 1
+    estimate_ns: float = 0.0  # tpu-mlir's group-cycle formula; 0 when unknown
 
     @property
     def span_ns(self) -> float:
@@ -93,20 +102,32 @@ class GroupRow:
     def bound(self) -> str:
         return "TIU" if self.tiu_ns >= self.gdma_ns else "GDMA"
 
+    @property
+    def parallelism(self) -> float:
+        """(TIU busy + GDMA busy) / span: above 1 when the engines overlap."""
+        return (self.tiu_ns + self.gdma_ns) / self.span_ns if self.span_ns else 0.0
+
+    @property
+    def estimate_ratio(self) -> float:
+        """Simulated span over tpu-mlir's formula estimate (0 without an estimate)."""
+        return self.span_ns / self.estimate_ns if self.estimate_ns else 0.0
+
 
 def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
-    """One row per layer group (records with group >= 0), by group index."""
+    """One row per layer group that issued commands (records with group >= 0), by index."""
     rows: dict[int, GroupRow] = {}
+    slices: dict[int, set[int]] = {}
     for r in records:
         if r.group < 0:
             continue
         row = rows.get(r.group)
         if row is None:
-            row = rows[r.group] = GroupRow(r.group, [], r.start_ns, r.end_ns, 0.0, 0.0,
-                                           0, 0, 0, 0)
+            row = rows[r.group] = GroupRow(r.group, [], r.start_ns, r.end_ns)
+            slices[r.group] = set()
         if r.layer not in row.layers:
             row.layers.append(r.layer)
             row.lmem_bytes = max(row.lmem_bytes, program.layers[r.layer].lmem_bytes)
+        slices[r.group].add(r.slice)
         row.start_ns = min(row.start_ns, r.start_ns)
         row.end_ns = max(row.end_ns, r.end_ns)
         if r.engine == "TIU":
@@ -117,6 +138,16 @@ def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
             row.gdma_commands += 1
             if r.direction != "L2L":
                 row.ddr_bytes += r.bytes
+    plans = {plan.index: plan for plan in program.groups}
     for row in rows.values():
         row.layers.sort()
+        plan = plans.get(row.group)
+        if plan is None:
+            row.ops, row.slices = len(row.layers), len(slices[row.group])
+            row.first = program.layers[row.layers[0]].name
+            row.last = program.layers[row.layers[-1]].name
+        else:
+            row.ops, row.first, row.last = len(plan.ops), plan.ops[0].name, plan.ops[-1].name
+            row.type, row.secs, row.slices = plan.type.value, str(plan.secs), len(plan.slices)
+            row.lmem_bytes, row.estimate_ns = plan.lmem_bytes, plan.estimate_ns
     return [rows[g] for g in sorted(rows)]
