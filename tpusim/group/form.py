@@ -22,7 +22,7 @@ from tpusim.lower.commands import Direction
 from tpusim.lower.local import local_works, slice_transfer, weight_transfer
 from tpusim.options import Options
 
-MAX_GROUP_OPS = 40  # longer runs are cut; keeps the search quadratic in a small number
+MAX_GROUP_OPS = 32  # longer runs are cut; keeps the search quadratic in a small number
 _MORE_SLICES = 3  # slicings tried after the first that fits, for more overlap
 
 
@@ -35,14 +35,14 @@ class Segment:
 
 
 def _levels(size: int) -> list[int]:
-    """Slice counts worth trying for a dim: those giving distinct ceil-sized slices."""
-    counts, seen = [], set()
-    for parts in range(1, size + 1):
-        step = -(-size // parts)
-        if step not in seen:
-            seen.add(step)
-            counts.append(-(-size // step))
-    return counts
+    """Slice counts worth trying for a dim: distinct ceil-sized slices, each count at least a
+    quarter more than the last (finer steps change the cost too little to matter)."""
+    counts: list[int] = [1]
+    for parts in range(2, size + 1):
+        exact = -(-size // -(-size // parts))  # the count ceil-sized slices really give
+        if exact >= counts[-1] * 1.25 or exact == size and counts[-1] != size:
+            counts.append(exact)
+    return sorted(set(counts))
 
 
 def _candidates(dims: tuple[int, int, int], axes: frozenset[int]) -> list[Secs]:

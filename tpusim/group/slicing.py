@@ -29,41 +29,50 @@ def pieces(size: int, parts: int) -> list[Range]:
     return [(s, min(size, s + step)) for s in range(0, size, step)]
 
 
-def _h_input_range(op: Op, g: Graph, out: Range, in_size: int) -> Range:
-    """Rows of an input needed to compute output rows `out` (dim 2)."""
+# Rows an input needs for output rows [lo, hi): [lo * s + a, (hi - 1) * s + b + 1).
+RowMap = tuple[int, int, int]
+_SAME_ROWS: RowMap = (1, 0, 0)
+
+
+def _row_map(op: Op, g: Graph) -> RowMap:
+    """How an op widens a row range from its output to its inputs (dim 2)."""
     if op.kind not in _HALO_KINDS:
-        return out
+        return _SAME_ROWS
     kh = g.tensors[op.inputs[1]].shape[2] if op.kind is OpKind.CONV2D else op.attr("kernel")[0]
     sh = op.attr("strides", (1, 1))[0]
     dh = op.attr("dilations", (1, 1))[0]
     pad_top = op.attr("pads", (0, 0, 0, 0))[0]
-    start = out[0] * sh - pad_top
-    end = (out[1] - 1) * sh - pad_top + (kh - 1) * dh + 1
-    return max(0, start), min(in_size, end)
+    return sh, -pad_top, -pad_top + (kh - 1) * dh
+
+
+def _row_maps(ops: list[Op], g: Graph, stores: list[str]) -> dict[str, tuple[RowMap, ...]]:
+    """For every tensor of the group, the row maps (composed back from the group's outputs)
+    that give the rows it must hold; a tensor read by several ops takes their union."""
+    maps: dict[str, set[RowMap]] = {t: {_SAME_ROWS} for t in stores}
+    for op in reversed(ops):
+        outs = set().union(*(maps.setdefault(t, {_SAME_ROWS}) for t in op.outputs))
+        s2, a2, b2 = _row_map(op, g)
+        for t in op.inputs:
+            tensor = g.tensors[t]
+            if tensor.is_constant or len(tensor.shape) < 3 or tensor.shape[2] == 1:
+                continue
+            maps.setdefault(t, set()).update((s1 * s2, a1 * s2 + a2, b1 * s2 + b2)
+                                             for s1, a1, b1 in outs)
+    return {t: tuple(sorted(m)) for t, m in maps.items()}
 
 
 def h_ranges(ops: list[Op], g: Graph, stores: list[str], parts: int) -> list[dict[str, Range]]:
-    """Per h-slice, the dim-2 range of every tensor of the group (None if it cannot be cut)."""
+    """Per h-slice, the dim-2 range of every tensor of the group: the outputs' rows cut into
+    `parts`, widened backwards by each convolution's or pool's halo, clipped to the tensor."""
     heights = {g.tensors[t].shape[2] for t in stores}
-    if not any(op.kind in _HALO_KINDS for op in ops):  # every tensor keeps the output's rows
-        tensors = {t for op in ops for t in (*op.inputs, *op.outputs)
-                   if len(g.tensors[t].shape) > 2 and g.tensors[t].shape[2] > 1
-                   and not g.tensors[t].is_constant}
-        return [dict.fromkeys(tensors, out) for out in pieces(heights.pop(), parts)]
+    maps = _row_maps(ops, g, stores)
     result = []
-    for out in pieces(heights.pop(), parts):
-        ranges: dict[str, Range] = {t: out for t in stores}
-        for op in reversed(ops):
-            for t in op.outputs:
-                ranges.setdefault(t, out)
-            r = ranges[op.outputs[0]]
-            for t in op.inputs:
-                tensor = g.tensors[t]
-                if tensor.is_constant or len(tensor.shape) < 3 or tensor.shape[2] == 1:
-                    continue
-                need = _h_input_range(op, g, r, tensor.shape[2])
-                old = ranges.get(t)
-                ranges[t] = need if old is None else (min(old[0], need[0]), max(old[1], need[1]))
+    for lo, hi in pieces(heights.pop(), parts):
+        ranges = {}
+        for t, tmaps in maps.items():
+            size = g.tensors[t].shape[2]
+            ranges[t] = (max(0, min(lo * s + a for s, a, _ in tmaps)),
+                         min(size, max((hi - 1) * s + b + 1 for s, _, b in tmaps)))
         result.append(ranges)
     return result
 

@@ -9,7 +9,7 @@ its data over every lane, so a slice with few channels leaves lanes idle.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from tpusim.errors import UnsupportedOperatorError
 from tpusim.hw.chip import Chip
@@ -122,7 +122,13 @@ def _conv(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
 
 def _multi_step(op: Op) -> bool:
     """Does an element-wise op issue more than one instruction (so keep an intermediate)?"""
-    return len(eltwise_works(op, (1, 1, 1, 1), DType.F32)) > 1
+    return _steps(op.kind, bool(op.attr("lut"))) > 1
+
+
+@cache
+def _steps(kind: OpKind, lut: bool) -> int:
+    probe = Op(kind, "probe", (), (), {"lut": True} if lut else {})
+    return len(eltwise_works(probe, (1, 1, 1, 1), DType.F32))
 
 
 def scratch_bytes(op: Op, g: Graph, out: Shape, chip: Chip) -> int:
