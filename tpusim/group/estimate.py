@@ -49,7 +49,7 @@ class SliceCosts:
 def transfer(plan: GroupPlan, g: Graph, chip: Chip, slice_index: int, tr: Transfer) -> Dma:
     """The GDMA transfer of one row entry for one slice."""
     t = g.tensors[tr.tensor]
-    if tr.held:
+    if tr.held and tr.tensor not in plan.slices[slice_index]:  # no layout given: spread it
         return weight_transfer(t.nbytes, chip)
     direction = Direction.L2S if tr.store else Direction.S2L
     return slice_transfer(direction, t.shape, plan.slices[slice_index][tr.tensor], t.dtype)

@@ -19,22 +19,27 @@ class GroupType(Enum):
     NORMAL = "normal"  # NCHW: slices n and h
     MM = "mm"  # matmul-friendly ops: slices n, c and h in that order
     THREE_D = "3d"  # 5-D tensors laid out as (d*n, c, h, w)
+    SMALL_C = "small_c"  # h moved to the lanes, n*c*h merged (only in tpu-mlir's own programs)
 
 
 @dataclass(frozen=True)
 class Secs:
-    """How many slices along dims 0, 1 and 2 (tpu-mlir's nsecs, csecs, hsecs)."""
+    """How many slices along dims 0, 1 and 2 (tpu-mlir's nsecs, csecs, hsecs), and along d and
+    w, which only tpu-mlir's own programs cut (dsecs, wsecs)."""
 
     n: int = 1
     c: int = 1
     h: int = 1
+    d: int = 1
+    w: int = 1
 
     @property
     def total(self) -> int:
-        return self.n * self.c * self.h
+        return self.n * self.c * self.h * self.d * self.w
 
     def __str__(self) -> str:
-        return f"n{self.n} c{self.c} h{self.h}"
+        extra = "".join(f" {axis}{n}" for axis, n in (("d", self.d), ("w", self.w)) if n > 1)
+        return f"n{self.n} c{self.c} h{self.h}{extra}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Transfer:
     stage: int  # 0: for the next slice, 1: this slice, 2: for the previous slice
     op: int  # index (in the group) of the op it serves: consumer of a load, producer of a store
     held: bool = False  # a weight loaded once, with the first slice, and kept
+    layer: str = ""  # the layer it is charged to, if not the op it serves (tpu-mlir's Load/Store)
 
 
 @dataclass(frozen=True)

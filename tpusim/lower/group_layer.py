@@ -31,7 +31,7 @@ def emit_group(streams: Streams, plan: GroupPlan, g: Graph, chip: Chip,
                 if not 0 <= index < loops or (tr.held and index != 0):
                     continue
                 dma = transfer(plan, g, chip, index, tr)
-                layer = layer_of[plan.ops[tr.op].name]
+                layer = layer_of[tr.layer or plan.ops[tr.op].name]
                 streams.emit(Engine.GDMA, dma, gdma_dep, layer, plan.index, index, tr.tensor)
                 gdma_dep = 0
             for compute in row.computes:
