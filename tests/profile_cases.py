@@ -10,7 +10,7 @@ from tpusim.frontend.load import load_model
 from tpusim.hw.chip import load_chip
 from tpusim.ir import GraphBuilder, OpKind
 from tpusim.ir.dtypes import DType
-from tpusim.lower.commands import Arith, Command, Direction, Dma, Engine, Layer, Program
+from tpusim.lower.commands import Arith, Command, Direction, Dma, Engine, Layer, MatMul, Program
 from tpusim.sim.engine import Simulation
 
 # AR over 64 lanes x 100 f32: 1 lane group x ceil(100 / 16) EU groups = 7 cycles = 7 ns;
@@ -89,3 +89,48 @@ def swin_result(precision: str = "f16") -> Result:
     """Swin-T on the BM1684X, simulated once per test session and shared by the modules."""
     chip = load_chip("bm1684x")
     return simulate(compile(load_model("swin-t"), chip, precision), chip)
+
+
+def regrouped_result(chip) -> Result:
+    """The grouped run changed (run it on a chip with a 10-cycle sync latency): a runs global,
+    b is gone, c and a new layer d run locally in group 0.
+
+    GDMA 1 load  a  [0, 100]            TIU 1 a (waits G1, +10)  [110, 117]
+    GDMA 2 store a (waits T1, +10) [127, 327]
+    GDMA 3 load  c  [327, 427]          TIU 2 c (waits G3, +10)  [437, 444]
+                                        TIU 3 d                  [444, 451]
+    GDMA 4 store d (waits T3, +10) [461, 661]
+    Total 661 ns; nothing runs during the four 10 ns sync waits: 40 ns idle.
+    """
+    layers = [Layer("a", "Add", lmem_bytes=300), Layer("c", "Relu", group=0, lmem_bytes=800),
+              Layer("d", "Mul", group=0, lmem_bytes=800)]
+    p = Program("regrouped", chip.name, "f32", layers=layers)
+    p.tiu = [Command(Engine.TIU, 1, 1, AR_7NS, 0), Command(Engine.TIU, 2, 3, AR_7NS, 1, 0),
+             Command(Engine.TIU, 3, 0, AR_7NS, 2, 0)]
+    p.gdma = [Command(Engine.GDMA, 1, 0, LOAD_100NS, 0, -1, 0, "x"),
+              Command(Engine.GDMA, 2, 1, STORE_200NS, 0, -1, 0, "y"),
+              Command(Engine.GDMA, 3, 0, LOAD_100NS, 1, 0, 0, "y"),
+              Command(Engine.GDMA, 4, 3, STORE_200NS, 2, 0, 0, "z")]
+    return _run(p, chip)
+
+
+AR_100NS = Arith(1, 64, 1, 1600, DType.F32)  # ceil(1600 / 16) = 100 cycles
+
+
+def load_then_compute_result(chip, overlapped: bool) -> Result:
+    """One layer: GDMA 1 loads [0, 100]; TIU 1 computes 100 ns, after the load (total 200) or,
+    `overlapped`, at the same time (total 100)."""
+    p = Program("overlap", chip.name, "f32", layers=[Layer("l", "Add", lmem_bytes=512)])
+    p.tiu = [Command(Engine.TIU, 1, 0 if overlapped else 1, AR_100NS, 0)]
+    p.gdma = [Command(Engine.GDMA, 1, 0, LOAD_100NS, 0)]
+    return _run(p, chip)
+
+
+def matmul_result(chip) -> Result:
+    """One f16 MatMul layer: GDMA 1 loads 6400 B [0, 100]; TIU 1 (waits G1) multiplies
+    64 x 64 by 64 x 128: 1 lane group x ceil(64 / 32 input channels) x ceil(128 / 4 columns)
+    = 64 cycles [100, 164]; 2 x 64 x 64 x 128 = 1048576 useful operations."""
+    p = Program("matmul", chip.name, "f16", layers=[Layer("mm", "MatMul", lmem_bytes=4096)])
+    p.tiu = [Command(Engine.TIU, 1, 1, MatMul(64, 64, 128, DType.F16), 0)]
+    p.gdma = [Command(Engine.GDMA, 1, 0, LOAD_100NS, 0)]
+    return _run(p, chip)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_run(result))
         if args.out:
             sys.stdout.write(f"wrote {args.out}/ (timeline.html, trace.json, timeline.png and "
-                             ".svg, summaries as text, CSV and JSON)\n")
+                             ".svg, roofline.png and .svg, summaries as text, CSV and JSON)\n")
     return 0
 
 

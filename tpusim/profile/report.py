@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.html import timeline_html
 from tpusim.profile.plot import plot_timeline
+from tpusim.profile.roofline import plot_roofline, roofline_table
 from tpusim.profile.tables import (
     engine_table,
     group_table,
@@ -31,6 +32,9 @@ OUTPUT_FILES = {
     "trace.json": "Chrome trace (Perfetto, chrome://tracing)",
     "timeline.png": "static timeline",
     "timeline.svg": "static timeline, vector",
+    "roofline.png": "global layers and layer groups under the compute and DDR roofs",
+    "roofline.svg": "the roofline, vector",
+    "roofline.csv": "the roofline's points: intensity, achieved and attainable throughput",
     "summary.txt": "every table as text",
     "summary.json": "headline numbers, KPIs, engines",
     "profile.json": "every table with nanosecond values",
@@ -50,12 +54,15 @@ def save_result(result: Result, directory: Path) -> list[Path]:
         (tmp / "trace.json").write_text(dumps_trace(chrome_trace(result)))
         plot_timeline(result, tmp / "timeline.png")
         plot_timeline(result, tmp / "timeline.svg")
+        plot_roofline(result, tmp / "roofline.png")
+        plot_roofline(result, tmp / "roofline.svg")
         (tmp / "summary.txt").write_text(summary_text(result), encoding="utf-8")
         (tmp / "summary.json").write_text(dumps_json(summary_json(result)))
         (tmp / "profile.json").write_text(dumps_json(profile_json(result)))
         for name, table in (("kpis.csv", kpi_table), ("layers.csv", layer_table),
                             ("groups.csv", group_table), ("engines.csv", engine_table),
                             ("summary.csv", tpu_profile_summary),
-                            ("detail.csv", tpu_profile_detail)):
+                            ("detail.csv", tpu_profile_detail),
+                            ("roofline.csv", roofline_table)):
             write_csv(tmp / name, table(result))
     return [directory / name for name in OUTPUT_FILES]
