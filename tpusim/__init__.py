@@ -8,7 +8,7 @@
     result.save("out/")
 """
 
-from tpusim.api import Result, compile, simulate
+from tpusim.api import Result, compile, load_program, simulate
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.frontend.models import build_model, builtin_models
@@ -18,4 +18,4 @@ from tpusim.hw.chip import Chip, list_chips, load_chip
 __version__ = "0.1.0"
 
 __all__ = ["Chip", "Result", "TpusimError", "build_model", "builtin_models", "compile",
-           "list_chips", "load_chip", "load_model", "load_onnx", "simulate"]
+           "list_chips", "load_chip", "load_model", "load_onnx", "load_program", "simulate"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.ir.stats import macs
@@ -35,6 +36,25 @@ def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16",
     program = lower(typed, chip, precision, options)
     program.options = options
     return program
+
+
+def load_program(path: str | Path, chip: Chip | str = "bm1684x") -> Program:
+    """A program tpu-mlir already compiled (`*_final.mlir`, or gzipped), ready to simulate as
+    compiled: its global layers, groups, slices and dtypes are the file's; no pass and no
+    grouping runs. The file must be compiled for the chip profile's chip."""
+    from tpusim.frontend.mlir_text import read_final_mlir
+    from tpusim.frontend.tpu_mlir import import_final_mlir
+    from tpusim.lower.imported import lower_imported
+
+    chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    module = read_final_mlir(path)
+    if (module.chip or "").lower() != chip.name.lower():
+        raise ModelError(f"{path}: compiled for chip {module.chip or '(not named)'}, but the "
+                         f"chip profile is {chip.name}")
+    return lower_imported(import_final_mlir(module, str(path)), chip)
 
 
 @dataclass

@@ -27,5 +27,8 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error") 
         from tpusim.frontend.onnx_import import load_onnx
 
         return load_onnx(path, batch, unknown_ops)
+    if spec.lower().endswith((".mlir", ".mlir.gz")):
+        raise ModelError(f"{spec}: a program tpu-mlir already compiled cannot be compiled "
+                         "again; `tpusim run` (tpusim.load_program) simulates it as compiled")
     raise ModelError(f"{spec}: cannot read this kind of model file yet "
                      "(supported: built-in model names and .onnx files)")

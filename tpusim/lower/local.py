@@ -82,6 +82,8 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]
         return [Arith(*lane_view(out), dtype, "copy")]
     if kind is OpKind.CONCAT:
         return [Arith(*lane_view(s), dtype, "copy") for s in ins]
+    if kind is OpKind.OPAQUE:  # the unknown-operator fallback: one arithmetic pass, as global
+        return [Arith(*lane_view(out), dtype, "opaque")]
     raise UnsupportedOperatorError(f"op {op.name!r}: {kind.value} has no local kernel")
 
 
