@@ -2,8 +2,8 @@
 "traceEvents"; complete events ("X") with ts and dur in microseconds, dur >= 0; metadata
 events ("M") named process_name / process_sort_index / thread_name / thread_sort_index with
 their args; counters ("C") with numeric args; flow events ("s" start, "f" end) paired by
-(cat, name, id), each bound to the slice that encloses it ("bp": "e" on the end). Slices on
-one thread nest or follow each other, never partially overlap."""
+(cat, name, id) across processes, each bound to the slice that encloses it ("bp": "e" on the
+end). Slices on one thread nest or follow each other, never partially overlap."""
 
 import json
 from collections import defaultdict
@@ -48,10 +48,10 @@ def check_trace(trace: dict) -> dict:
         assert isinstance(e["tid"], int) and isinstance(e["cat"], str)
         assert e["ts"] >= 0 and e["dur"] >= 0, f"negative time in {e}"
         threads[e["pid"], e["tid"]].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"]), e))
-    # each thread is named and ordered, and no two threads share a name or a place
+    # each thread is named and ordered, and no two threads of a process share a name or a place
     assert set(threads) <= set(names) and set(names) == set(sort_index)
-    assert len(set(names.values())) == len(names)
-    assert len(set(sort_index.values())) == len(sort_index)
+    assert len({(pid, name) for (pid, _), name in names.items()}) == len(names)
+    assert len({(pid, i) for (pid, _), i in sort_index.items()}) == len(sort_index)
     for key, spans in threads.items():
         stack = []
         for start, end, e in sorted(spans, key=lambda s: (s[0], -s[1])):
@@ -65,7 +65,7 @@ def check_trace(trace: dict) -> dict:
     flows = defaultdict(dict)
     for e in by_ph["s"] + by_ph["f"]:
         assert isinstance(e["id"], int) and e["cat"] and isinstance(e["tid"], int)
-        key = (e["pid"], e["cat"], e["name"], e["id"])
+        key = (e["cat"], e["name"], e["id"])  # flow ids are global, not per process
         assert e["ph"] not in flows[key], f"flow {key} has two {e['ph']!r} events"
         flows[key][e["ph"]] = e
     for key, pair in flows.items():

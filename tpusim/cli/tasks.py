@@ -20,6 +20,7 @@ from tpusim.ir.graph import Graph
 from tpusim.options import parse_options
 from tpusim.outputs import dumps_json
 from tpusim.passes.precision import parse_precision
+from tpusim.profile.comparison import changes_text, save_comparison
 from tpusim.sim.replay import bare_replay
 
 
@@ -101,10 +102,13 @@ def compare(args: argparse.Namespace) -> int:
     model = Path(args.model).stem if args.model.endswith((".onnx", ".mlir")) else args.model
     rows = study.before_after(graph, chip, precisions, model, _batch(graph))
     ablation = study.ablation(graph, chip, precisions) if args.ablation else []
+    diffs = {}
     if args.out:
         for row in rows:
-            for label, result in (("before", row.before), ("after", row.after)):
-                result.save(Path(args.out) / row.precision / label)
+            labels = (f"{model} {row.precision} before", f"{model} {row.precision} after")
+            diffs[row.precision] = save_comparison(
+                row.before, row.after, Path(args.out) / row.precision, labels,
+                f"{model} {row.precision} on {chip.name}: before vs after the optimisations")
     data = {"model": model, "chip": chip.name, "batch": _batch(graph),
             "rows": [row.to_dict() for row in rows]}
     if ablation:
@@ -113,8 +117,14 @@ def compare(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps_json(data))
         return 0
     sys.stdout.write(format_study(data))
+    for precision, diff in diffs.items():
+        sys.stdout.write(f"\n{precision}: biggest per-layer changes (all in "
+                         f"{Path(args.out) / precision / 'diff.txt'})\n" + changes_text(diff))
     if args.out:
-        sys.stdout.write(f"wrote before and after timelines under {args.out}/<precision>/\n")
+        sys.stdout.write(f"wrote {args.out}/<precision>/: both runs on one time axis "
+                         "(timeline.html, trace.json, timeline.png and .svg), the per-layer "
+                         "difference (diff.txt, .csv, .json), and each run's own outputs in "
+                         "before/ and after/\n")
     return 0
 
 

@@ -6,6 +6,7 @@ column per pixel, so the output stays small; nothing time-dependent goes into th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,37 +122,68 @@ def plot_timeline(result: Result, path: Path, window_ms: tuple[float, float] | N
                   layers: tuple[int, int] | None = None, title: str = "") -> None:
     """Draw the run to `path` (PNG or SVG by suffix); zoom with `window_ms` or `layers`."""
     t0, t1 = plot_window_ms(result, window_ms, layers)
+    total = result.total_ns / 1e6
+    program = result.program
+    zoomed = "" if (t0, t1) == (0.0, total) else f", showing {t0:.4f}-{t1:.4f} ms"
+    _plot([result], [title or f"{program.name} on {program.chip}, {program.precision}: "
+                     f"total {total:.3f} ms{zoomed}"], path, t0, t1)
+
+
+def plot_timelines(results: Sequence[Result], path: Path, labels: Sequence[str] = (),
+                   window_ms: tuple[float, float] | None = None) -> None:
+    """Several runs stacked on one time axis (a before/after comparison), each with its lanes
+    and its DDR and LMEM view; the axis spans the longest run unless `window_ms` is given."""
+    if not results:
+        raise TpusimError("no run to plot")
+    longest = max(results, key=lambda r: r.total_ns)
+    t0, t1 = plot_window_ms(longest, window_ms)
+    titles = []
+    for i, result in enumerate(results):
+        p = result.program
+        name = labels[i] if i < len(labels) else f"{p.name} on {p.chip}, {p.precision}"
+        titles.append(f"{name}: total {result.total_ns / 1e6:.3f} ms")
+    _plot(results, titles, path, t0, t1)
+
+
+def _plot(results: Sequence[Result], titles: Sequence[str], path: Path, t0: float,
+          t1: float) -> None:
     px_ms = (t1 - t0) / (_WIDTH_IN * _DPI * 0.85)
+    n = len(results)
     with plt.rc_context({"svg.hashsalt": "tpusim", "font.size": 9}):
-        fig, (ax, ax2) = plt.subplots(2, 1, figsize=(_WIDTH_IN, 5.6), dpi=_DPI, sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1.2]})
-        used: list[str] = []
-        for engine, base in _LANES.items():
-            bars = _bars(result, engine, t0, t1, px_ms)
-            _draw_rects(ax, [(x, w, base, h * _LANE_H * 0.95) for x, w, h, _ in bars],
-                        [command_color(k) for *_, k in bars])
-            used += sorted({k for *_, k in bars} - set(used))
-        layer_base = _draw_layers(ax, result, t0, t1, px_ms)
-        ax.set_yticks([_LANES["TIU"] + 0.5, _LANES["GDMA"] + 0.5, layer_base + 0.5],
-                      ["TIU\n(uArch rate)", "GDMA\n(BW / peak)", "layers"])
-        ax.set_ylim(-0.05, layer_base + _LANE_H + 0.05)
-        ax.set_xlim(t0, t1)
-        ax.grid(axis="x", alpha=0.3)
-        total = result.total_ns / 1e6
-        program = result.program
-        zoomed = "" if (t0, t1) == (0.0, total) else f", showing {t0:.4f}-{t1:.4f} ms"
-        ax.set_title(title or f"{program.name} on {program.chip}, {program.precision}: "
-                     f"total {total:.3f} ms{zoomed}")
-        handles = [Patch(color=command_color(k), label=k) for k in used]
-        handles += [Patch(color=GLOBAL_LAYER_COLORS[0], label="global layer"),
-                    Patch(color=LOCAL_LAYER_COLORS[0], label="local layer")]
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8,
-                  frameon=False)
-        _draw_memory(ax2, result, t0, t1)
+        fig, axes = plt.subplots(2 * n, 1, figsize=(_WIDTH_IN, 5.6 * n), dpi=_DPI, sharex=True,
+                                 gridspec_kw={"height_ratios": [3, 1.2] * n}, squeeze=False)
+        for i, (result, title) in enumerate(zip(results, titles)):
+            ax, ax2 = axes[2 * i, 0], axes[2 * i + 1, 0]
+            _draw_lanes(ax, result, t0, t1, px_ms)
+            ax.set_title(title)
+            _draw_memory(ax2, result, t0, t1)
+            if i < n - 1:
+                ax2.set_xlabel("")  # the shared axis is named once, at the bottom
         fig.tight_layout()
         meta = {"Software": None} if path.suffix == ".png" else {"Date": None}
         fig.savefig(path, metadata=meta)
         plt.close(fig)
+
+
+def _draw_lanes(ax, result: Result, t0: float, t1: float, px_ms: float) -> None:
+    """TIU and GDMA bars, the layers above them, and the legend."""
+    used: list[str] = []
+    for engine, base in _LANES.items():
+        bars = _bars(result, engine, t0, t1, px_ms)
+        _draw_rects(ax, [(x, w, base, h * _LANE_H * 0.95) for x, w, h, _ in bars],
+                    [command_color(k) for *_, k in bars])
+        used += sorted({k for *_, k in bars} - set(used))
+    layer_base = _draw_layers(ax, result, t0, t1, px_ms)
+    ax.set_yticks([_LANES["TIU"] + 0.5, _LANES["GDMA"] + 0.5, layer_base + 0.5],
+                  ["TIU\n(uArch rate)", "GDMA\n(BW / peak)", "layers"])
+    ax.set_ylim(-0.05, layer_base + _LANE_H + 0.05)
+    ax.set_xlim(t0, t1)
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Patch(color=command_color(k), label=k) for k in used]
+    handles += [Patch(color=GLOBAL_LAYER_COLORS[0], label="global layer"),
+                Patch(color=LOCAL_LAYER_COLORS[0], label="local layer")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8,
+              frameon=False)
 
 
 def _draw_memory(ax, result: Result, t0: float, t1: float) -> None:

@@ -16,6 +16,7 @@ then taking dur = end - start, keeps slices that touch or nest exactly so after 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tpusim.cost.tiu import uarch_rate
@@ -68,8 +69,10 @@ def command_times(result: Result) -> dict[tuple[str, int], tuple[int, int]]:
     return times
 
 
-def trace_events(result: Result, pid: int = 1, label: str = "") -> list[dict[str, Any]]:
-    """Every event of one run, as process `pid` (a second run can be added as another pid)."""
+def trace_events(result: Result, pid: int = 1, label: str = "",
+                 flow_id0: int = 0) -> list[dict[str, Any]]:
+    """Every event of one run, as process `pid` (a second run can be added as another pid,
+    with its flow ids from `flow_id0` on: flow ids are global to the trace)."""
     program, chip = result.program, result.chip
     label = label or f"tpusim {program.name} {program.precision} on {program.chip}"
     events: list[dict[str, Any]] = [_meta("process_name", pid, {"name": label}),
@@ -111,7 +114,7 @@ def trace_events(result: Result, pid: int = 1, label: str = "") -> list[dict[str
         tid = TIU_TID if r.engine == "TIU" else GDMA_TID
         events.append(_slice(tid, r.kind, r.engine, start, end, pid, args))
 
-    events += _flows(result, times, pid)
+    events += _flows(result, times, pid, flow_id0)
     events += _counters(result, pid)
     events += _track_names(tracks, pid)
     return events
@@ -133,7 +136,7 @@ def _track_names(tracks: dict[int, str], pid: int) -> list[dict[str, Any]]:
 
 
 def _flows(result: Result, times: dict[tuple[str, int], tuple[int, int]],
-           pid: int) -> list[dict[str, Any]]:
+           pid: int, flow_id0: int = 0) -> list[dict[str, Any]]:
     """A flow from each command waited for to the command that waits, bound at the middle of
     each slice (inside it, whatever the order a reader sorts equal timestamps in)."""
     events = []
@@ -141,7 +144,7 @@ def _flows(result: Result, times: dict[tuple[str, int], tuple[int, int]],
         if not r.dep:
             continue
         source = "GDMA" if r.engine == "TIU" else "TIU"
-        flow_id = 2 * r.cmd_id + (r.engine == "GDMA")
+        flow_id = flow_id0 + 2 * r.cmd_id + (r.engine == "GDMA")
         (s0, s1), (d0, d1) = times[source, r.dep], times[r.engine, r.cmd_id]
         common = {"pid": pid, "cat": FLOW_CAT, "name": "wait", "id": flow_id}
         events.append({"ph": "s", "tid": TIU_TID if source == "TIU" else GDMA_TID,
@@ -169,6 +172,20 @@ def chrome_trace(result: Result) -> dict[str, Any]:
     return {"traceEvents": trace_events(result), "displayTimeUnit": "ns",
             "otherData": {"generator": "tpusim", "model": program.name, "chip": program.chip,
                           "precision": program.precision}}
+
+
+def comparison_trace(results: Sequence[Result], labels: Sequence[str]) -> dict[str, Any]:
+    """Several runs in one trace, one process each (pid 1, 2, ...) on the same time axis."""
+    events: list[dict[str, Any]] = []
+    flow_id0 = 0
+    for pid, (result, label) in enumerate(zip(results, labels), start=1):
+        events += trace_events(result, pid, label, flow_id0)
+        program = result.program
+        flow_id0 += 2 * (max(len(program.tiu), len(program.gdma)) + 1)
+    first = results[0].program
+    return {"traceEvents": events, "displayTimeUnit": "ns",
+            "otherData": {"generator": "tpusim", "model": first.name, "chip": first.chip,
+                          "runs": list(labels)}}
 
 
 def dumps_trace(trace: dict[str, Any]) -> str:
