@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from tpusim.cost.tiu import uarch_rate
 from tpusim.profile.colors import (
     DDR_COLOR,
     GLOBAL_LAYER_COLORS,
@@ -30,7 +29,7 @@ from tpusim.profile.colors import (
     LOCAL_LAYER_COLORS,
     command_color,
 )
-from tpusim.profile.kpis import engine_rows, kpis
+from tpusim.profile.kpis import engine_rows, kpis, tiu_rate
 from tpusim.profile.series import lmem_series, pack_rows
 from tpusim.profile.summary import group_rows, kind_rows, layer_rows
 
@@ -82,7 +81,7 @@ def _commands(result: Result, engine: str, strings: _Strings) -> dict[str, Any]:
         cols["id"].append(r.cmd_id if r.cmd_id != i + 1 else 0)
         cols["group"].append(r.group if r.group != program.layers[r.layer].group else -2)
         if engine == "TIU":
-            cols["rate"].append(round(1000 * uarch_rate(program.tiu[r.cmd_id - 1].work, chip)))
+            cols["rate"].append(round(1000 * tiu_rate(program, r.cmd_id, chip)))
         else:
             cols["bytes"].append(r.bytes)
             cols["dir"].append(strings(r.direction))

@@ -9,10 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tpusim.cost.tiu import issued_ops, useful_ops
+from tpusim.cost.tiu import issued_ops, uarch_rate, useful_ops
+from tpusim.lower.commands import TiuWork
 
 if TYPE_CHECKING:
     from tpusim.api import Result
+    from tpusim.hw.chip import Chip
+    from tpusim.lower.commands import Program
+
+
+def tiu_rate(program: Program, cmd_id: int, chip: Chip) -> float:
+    """The uArch rate of one TIU command; 1.0 for a command the cost model has no record of
+    (one read from tpu-mlir's profile)."""
+    work = program.tiu[cmd_id - 1].work
+    return uarch_rate(work, chip) if isinstance(work, TiuWork) else 1.0
 
 
 @dataclass
@@ -71,11 +81,11 @@ def ddr_bytes(result: Result) -> int:
 
 
 def kpis(result: Result) -> Kpis:
-    tiu = result.program.tiu
+    tiu = [c.work for c in result.program.tiu if isinstance(c.work, TiuWork)]
     return Kpis(result.total_ns, result.busy_ns("TIU"), result.busy_ns("GDMA"),
                 ddr_bytes(result), result.chip.ddr_gbps,
-                sum(useful_ops(c.work) for c in tiu),
-                sum(issued_ops(c.work, result.chip) for c in tiu))
+                sum(useful_ops(work) for work in tiu),
+                sum(issued_ops(work, result.chip) for work in tiu))
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""`tpusim run` on a program tpu-mlir compiled (`*_final.mlir`, `.mlir.gz`), optionally beside
+tpu-mlir's own profile of it (`--vendor-profile compiler_profile_0.txt`).
+
+The program runs as compiled: --precision and --opt do not apply (the file says every dtype and
+every group), and its batch is the file's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from tpusim.api import Result, load_program, simulate
+from tpusim.cli.text import format_run
+from tpusim.errors import ModelError
+from tpusim.frontend.onnx_import import UnknownOperatorWarning
+from tpusim.hw.chip import load_chip
+from tpusim.outputs import dumps_json
+from tpusim.profile.vendor_compare import compare_vendor, comparison_text, save_vendor_comparison
+from tpusim.profile.vendor_records import read_vendor_result
+
+_SHOWN_LAYERS = 15  # layers printed under the comparison (the files hold all)
+
+
+def is_compiled_program(model: str) -> bool:
+    return model.lower().endswith((".mlir", ".mlir.gz"))
+
+
+def run_compiled(args: argparse.Namespace) -> int:
+    chip = load_chip(args.chip)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownOperatorWarning)
+        program = load_program(args.model, chip)
+    for w in caught:
+        if issubclass(w.category, UnknownOperatorWarning):
+            sys.stderr.write(f"tpusim: warning: {w.message}\n")
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    graph = program.graph
+    batch = graph.tensors[graph.inputs[0]].shape[0] if graph is not None and graph.inputs else 1
+    if args.batch is not None and args.batch != batch:
+        raise ModelError(f"{args.model}: compiled for batch {batch}; --batch cannot change a "
+                         "compiled program")
+    vendor = read_vendor_result(args.vendor_profile, program, chip) \
+        if args.vendor_profile else None
+    result = simulate(program, chip)
+    result.info.update(batch=batch, source="tpu-mlir final.mlir")
+    comparison = compare_vendor(result, vendor) if vendor is not None else None
+    if args.out:
+        if vendor is not None and comparison is not None:
+            save_vendor_comparison(result, vendor, comparison, Path(args.out))
+        else:
+            result.save(Path(args.out))
+    if args.json:
+        summary = result.summary()
+        if vendor is not None and comparison is not None:
+            summary["vendor"] = _vendor_summary(vendor, comparison)
+        sys.stdout.write(dumps_json(summary))
+        return 0
+    sys.stdout.write(format_run(result))
+    if comparison is not None:
+        sys.stdout.write(f"\nagainst tpu-mlir's profile {args.vendor_profile}\n"
+                         + comparison_text(comparison, top=_SHOWN_LAYERS))
+    if args.out:
+        both = " (both runs on one time axis)" if vendor is not None else ""
+        sys.stdout.write(f"wrote {args.out}/ (timeline.html and trace.json{both}, "
+                         "timeline.png and .svg, summaries as text, CSV and JSON"
+                         f"{', vendor_comparison.txt, .csv, .json' if vendor else ''})\n")
+    return 0
+
+
+def _vendor_summary(vendor: Result, comparison) -> dict:
+    return {"total_ms": round(vendor.total_ms, 6), "tiu_commands": len(vendor.program.tiu),
+            "gdma_commands": len(vendor.program.gdma),
+            "ratio": None if comparison.total_ratio is None else round(comparison.total_ratio, 6),
+            "layers_with_other_command_counts": len(comparison.mismatched)}
