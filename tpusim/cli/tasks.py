@@ -80,6 +80,13 @@ def _batch(graph: Graph) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tpusim.cli.compiled import is_compiled_program, run_compiled
+
+    if is_compiled_program(args.model):  # already compiled: no passes, no grouping
+        return run_compiled(args)
+    if args.vendor_profile:
+        raise TpusimError("--vendor-profile goes with a program tpu-mlir compiled "
+                          "(*_final.mlir), not with a model tpusim compiles")
     result = _simulate(_load(args), args.chip, args.precision, args.opt)
     if args.out:
         result.save(Path(args.out))

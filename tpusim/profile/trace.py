@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tpusim.cost.tiu import uarch_rate
+from tpusim.profile.kpis import tiu_rate
 from tpusim.profile.series import ddr_series, lmem_series, pack_rows
 from tpusim.profile.summary import group_rows, layer_rows
 
@@ -110,7 +110,7 @@ def trace_events(result: Result, pid: int = 1, label: str = "",
             args.update(bytes=r.bytes, direction=r.direction, tensor=r.tensor,
                         gbps=round(gbps, 3))
         else:
-            args["uarch_rate"] = round(uarch_rate(program.tiu[r.cmd_id - 1].work, chip), 4)
+            args["uarch_rate"] = round(tiu_rate(program, r.cmd_id, chip), 4)
         tid = TIU_TID if r.engine == "TIU" else GDMA_TID
         events.append(_slice(tid, r.kind, r.engine, start, end, pid, args))
 
