@@ -17,13 +17,9 @@ import pytest
 
 from tpusim.api import Result, load_program, simulate
 from tpusim.cli import main
+from tpusim.profile.trace import comparison_trace
 from tpusim.profile.vendor import parse_vendor_profile, read_vendor_profile
-from tpusim.profile.vendor_compare import (
-    VENDOR_FILES,
-    both_runs_trace,
-    compare_vendor,
-    comparison_text,
-)
+from tpusim.profile.vendor_compare import LABELS, VENDOR_FILES, compare_vendor, comparison_text
 from tpusim.profile.vendor_records import vendor_result
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "tpu-mlir"
@@ -132,7 +128,7 @@ def test_worst_ratio_is_the_farthest_from_one(chip) -> None:
 
 def test_both_runs_in_one_trace(chip) -> None:
     ours, vendor = runs("conv7x7s2_3x224x224_64__F16__f32_io_cast", chip)
-    events = both_runs_trace(ours, vendor)["traceEvents"]
+    events = comparison_trace([ours, vendor], LABELS)["traceEvents"]
     names = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
     assert names == {1: "tpusim", 2: "tpu-mlir"}
     flows = Counter((e["id"], e["ph"]) for e in events if e["ph"] in ("s", "f"))

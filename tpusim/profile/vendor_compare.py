@@ -20,7 +20,7 @@ from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.html import timeline_html
 from tpusim.profile.report import save_result
 from tpusim.profile.tables import format_table, write_csv
-from tpusim.profile.trace import dumps_trace, trace_events
+from tpusim.profile.trace import comparison_trace, dumps_trace
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -232,21 +232,6 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def both_runs_trace(ours: Result, vendor: Result) -> dict[str, Any]:
-    """One Perfetto trace, a process per run; the vendor's flow ids follow tpusim's (flow ids
-    are global to a trace)."""
-    first = trace_events(ours, 1, LABELS[0])
-    offset = 2 * (max(len(ours.program.tiu), len(ours.program.gdma)) + 1)
-    second = trace_events(vendor, 2, LABELS[1])
-    for event in second:
-        if event["ph"] in ("s", "f"):
-            event["id"] += offset
-    program = ours.program
-    return {"traceEvents": first + second, "displayTimeUnit": "ns",
-            "otherData": {"generator": "tpusim", "model": program.name, "chip": program.chip,
-                          "precision": program.precision, "runs": list(LABELS)}}
-
-
 def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorComparison,
                            directory: Path) -> list[Path]:
     """tpusim's usual outputs for `ours`, with timeline.html and trace.json holding both runs,
@@ -256,7 +241,7 @@ def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorCompa
         written = save_result(ours, tmp)
         (tmp / "timeline.html").write_text(timeline_html([ours, vendor], LABELS, title),
                                            encoding="utf-8")
-        (tmp / "trace.json").write_text(dumps_trace(both_runs_trace(ours, vendor)))
+        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([ours, vendor], LABELS)))
         (tmp / "vendor_comparison.txt").write_text(comparison_text(comparison),
                                                    encoding="utf-8")
         write_csv(tmp / "vendor_kinds.csv", kind_table(comparison))
@@ -267,5 +252,5 @@ def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorCompa
 
 
 __all__ = ["LABELS", "VENDOR_FILES", "KindRow", "LayerRow", "VendorComparison",
-           "both_runs_trace", "compare_vendor", "comparison_text", "kind_table", "layer_table",
+           "compare_vendor", "comparison_text", "kind_table", "layer_table",
            "save_vendor_comparison"]
