@@ -40,7 +40,7 @@ def _levels(size: int) -> list[int]:
     counts: list[int] = [1]
     for parts in range(2, size + 1):
         exact = -(-size // -(-size // parts))  # the count ceil-sized slices really give
-        if exact >= counts[-1] * 1.25 or exact == size and counts[-1] != size:
+        if exact >= counts[-1] * 1.25 or (exact == size and counts[-1] != size):
             counts.append(exact)
     return sorted(set(counts))
 
