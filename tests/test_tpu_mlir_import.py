@@ -169,3 +169,18 @@ def test_gzipped_files_and_missing_files(tmp_path, chip) -> None:
     assert len(load_program(path, chip).tiu) == 1
     with pytest.raises(ModelError, match="model file not found"):
         load_program(tmp_path / "nothing_final.mlir", chip)
+
+
+def test_small_c_weights_keep_their_layout(chip) -> None:
+    """Swin-T F16's first MLP MatMul runs in a SMALL_C group: the 96x384 weight is laid out as
+    c=96, h=384, so it loads as 96 rows of 384 halves (not as 36864 two-byte rows)."""
+    path = next((SHARED / "swin_t" / "F16").glob("*_final.mlir.gz"))
+    program = load_program(path, chip)
+    plan = next(p for p in program.groups if p.type is GroupType.SMALL_C
+                and any(op.kind is OpKind.MATMUL for op in p.ops))
+    matmul = next(op for op in plan.ops if op.kind is OpKind.MATMUL)
+    weight = matmul.inputs[1]
+    assert program.graph.tensors[weight].shape == plan.slices[0][weight] == (1, 96, 384)
+    (load,) = [c for c in program.gdma if c.tensor == weight]
+    assert (load.work.rows, load.work.row_bytes) == (96, 768)
+    assert plan.slices[0][matmul.inputs[0]] == (49, 64, 96)

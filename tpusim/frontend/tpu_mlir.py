@@ -222,8 +222,7 @@ class _GroupBuilder:
     def local_tensor(self, op: MlirOp, base: str, t: TensorType, kind: TensorKind) -> str:
         info = op.ginfo
         original = shape_of(t)
-        rule = shape_rule(info, original, self.attrs.group_type, kind is not
-                          TensorKind.ACTIVATION)
+        rule = shape_rule(info, original, self.attrs.group_type)
         name = self.im.tensor(base, t, self.im.where(op), kind, rule(full_dims(info)))
         self.rules[name], self.infos[name] = rule, info
         return name

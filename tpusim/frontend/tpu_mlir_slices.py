@@ -7,8 +7,9 @@ in the tensor's own rank:
 - NORMAL, MM, 3D groups lay a tensor out left-aligned: [n, c, h, w] for rank 4, [n, c, h] for
   rank 3, [n, c] for rank 2, [n, c, d, h, w] for rank 5; the slice keeps that rank.
 - SMALL_C groups move h onto the lanes and merge n, c, h (1x56x56x96 is laid out as n=49,
-  c=64, h=96): activations there take the layout's own shape [n, c, h(, w)], so that lanes and
-  rows are costed as the chip runs them. Weights keep their shape (tpu-mlir holds them whole).
+  c=64, h=96), and lay weights out their own way (a 96x384 MatMul weight as c=96, h=384):
+  tensors there, and any tensor whose layout is not left-aligned, take the layout's own shape
+  [n, c, h(, w)], so that lanes, rows and transfers are costed as the chip runs them.
 - A layout that fits neither keeps the tensor's shape when it is not cut, else its first
   dimension is cut in proportion to the slice.
 
@@ -81,16 +82,14 @@ def _layout_shape(dims: Dims) -> Shape:
     return tuple(shape)
 
 
-def shape_rule(info: LayerGroupInfo, original: Shape, group_type: int,
-               weight: bool) -> Callable[[Dims], Shape]:
+def shape_rule(info: LayerGroupInfo, original: Shape, group_type: int) -> Callable[[Dims], Shape]:
     """How one tensor's slice dims become the shape its kernels see (see the module note)."""
     full = full_dims(info)
-    numel = math.prod(original)
-    if group_type == SMALL_C and not weight and math.prod(_layout_shape(full)) == numel:
-        return _layout_shape
     if group_type != SMALL_C and _left_aligned(full, len(original)) == tuple(original):
         rank = len(original)
         return lambda dims: _left_aligned(dims, rank) or tuple(original)
+    if math.prod(_layout_shape(full)) == math.prod(original):
+        return _layout_shape
     if not is_cut(info):
         return lambda dims: tuple(original)
     whole = math.prod(full)
