@@ -149,7 +149,7 @@ def test_run_with_a_vendor_profile_writes_both_timelines(tmp_path, capsys) -> No
     trace = json.loads((out / "trace.json").read_text())
     assert {e["pid"] for e in trace["traceEvents"]} == {1, 2}
     table = json.loads((out / "vendor_comparison.json").read_text())
-    assert table["vendor_cycles"] == 59084 and len(table["layers"]) == 7
+    assert table["vendor_ns"] == 59084 and len(table["layers"]) == 7
     assert (out / "vendor_kinds.csv").read_text().startswith("engine,kind,")
 
 
@@ -231,3 +231,14 @@ def test_swin_t_against_the_vendor_profiles(chip) -> None:
         assert vendor.program.layers == program.layers, mode
         comparison = compare_vendor(simulate(program, chip), vendor)
         assert comparison.total_ratio is not None and comparison.layers
+
+
+def test_commands_compare_in_cycles_and_totals_in_time(chip) -> None:
+    """At half the TIU clock tpusim's MM2 takes twice the time but as many cycles."""
+    slow = chip.replace(tiu_mhz=chip.tiu_mhz / 2)
+    program_file, profile = files("matmul_64x256x512__F16__stripped")
+    program = load_program(program_file, slow)
+    ours = simulate(program, slow)
+    c = compare_vendor(ours, vendor_result(read_vendor_profile(profile), program, slow))
+    mm2 = next(k for k in c.kinds if k.kind == "MM2")
+    assert mm2.ours.cycles == pytest.approx(1024) and c.ours_total == ours.total_ns

@@ -2,9 +2,10 @@
 
 Both runs share the program's layers (`vendor_records`), so they are compared command kind by
 command kind and layer by layer: how many commands each issued and how many cycles they took
-(tpusim's at the chip profile's clocks, the vendor's as written: 1 cycle = 1 ns). A ratio is
-tpusim over the vendor. Per command kind, the median and worst ratios are over the layers that
-issued that kind in both runs; the worst is the one farthest from 1 (either way).
+(tpusim's at the chip profile's engine clocks, the vendor's as written), and the totals in
+time (the vendor's model runs at 1000 MHz: 1 cycle = 1 ns). A ratio is tpusim over the
+vendor. Per command kind, the median and worst ratios are over the layers that issued that kind
+in both runs; the worst is the one farthest from 1 (either way).
 """
 
 from __future__ import annotations
@@ -97,8 +98,8 @@ class LayerRow:
 
 @dataclass
 class VendorComparison:
-    ours_total: float  # cycles (ns at 1000 MHz)
-    vendor_total: float
+    ours_total: float  # ns
+    vendor_total: float  # ns
     kinds: list[KindRow]
     layers: list[LayerRow]
 
@@ -111,7 +112,7 @@ class VendorComparison:
         return [row for row in self.layers if not row.counts_match]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tpusim_cycles": self.ours_total, "vendor_cycles": self.vendor_total,
+        return {"tpusim_ns": self.ours_total, "vendor_ns": self.vendor_total,
                 "ratio": self.total_ratio,
                 "kinds": [dict(zip(_KIND_HEADER, _kind_cells(k, raw=True))) for k in self.kinds],
                 "layers": [dict(zip(_LAYER_HEADER, _layer_cells(r, raw=True)))
@@ -119,8 +120,7 @@ class VendorComparison:
 
 
 def _cycles(result: Result, engine: str, duration_ns: float) -> float:
-    if result.info.get("source", "").startswith("tpu-mlir"):
-        return duration_ns  # the vendor's cycles are nanoseconds
+    """tpusim's cycles of a duration, at the chip profile's clock of the engine."""
     mhz = result.chip.tiu_mhz if engine == "TIU" else result.chip.gdma_mhz
     return duration_ns * mhz / 1000.0
 
@@ -132,7 +132,8 @@ def compare_vendor(ours: Result, vendor: Result) -> VendorComparison:
     for side, result in enumerate((ours, vendor)):
         for r in result.records:
             pair = cells.setdefault((r.layer, r.engine, r.kind), [Side(), Side()])
-            pair[side].add(_cycles(result, r.engine, r.duration_ns))
+            # the vendor's records are in its own cycles already (1 cycle = 1 ns)
+            pair[side].add(r.duration_ns if side else _cycles(result, r.engine, r.duration_ns))
     kinds: dict[tuple[str, str], KindRow] = {}
     for (_, engine, kind), (o, v) in sorted(cells.items()):
         row = kinds.setdefault((engine, kind), KindRow(engine, kind, Side(), Side()))
@@ -155,7 +156,7 @@ def compare_vendor(ours: Result, vendor: Result) -> VendorComparison:
         layers.append(LayerRow(index, layer.name, name, layer.kind, layer.group, sides))
     order = {"TIU": 0, "GDMA": 1}
     rows = sorted(kinds.values(), key=lambda k: (order[k.engine], -k.vendor.cycles, k.kind))
-    return VendorComparison(_cycles(ours, "TIU", ours.total_ns), vendor.total_ns, rows, layers)
+    return VendorComparison(ours.total_ns, vendor.total_ns, rows, layers)
 
 
 def _sum(sides: Iterable[Side]) -> Side:
@@ -212,7 +213,7 @@ def comparison_text(c: VendorComparison, top: int | None = None) -> str:
     """Totals, the table per command kind, and the layers (all, or the `top` whose command
     counts differ first, then the farthest ratios)."""
     ratios = [r.ratio for r in c.layers if r.ratio]
-    head = (f"tpusim {c.ours_total:.0f} cycles, tpu-mlir {c.vendor_total:.0f} cycles: ratio "
+    head = (f"tpusim {c.ours_total / 1e6:.6f} ms, tpu-mlir {c.vendor_total / 1e6:.6f} ms: ratio "
             f"{_r(c.total_ratio, False)}; per layer median {_r(_median(ratios), False)}, "
             f"worst {_r(_worst(ratios), False)}; {len(c.mismatched)} of {len(c.layers)} "
             "layers issue other command counts\n")
