@@ -78,6 +78,42 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--save", help="write the results as a new baseline here")
     bench.add_argument("--check", metavar="BASELINE",
                        help="exit 1, naming every entry whose time moved beyond the tolerance")
+
+    def study_args(p: argparse.ArgumentParser) -> None:  # sweep and sensitivity
+        model_args(p)
+        p.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+        p.add_argument("--opt", default="after", help=opt_help)
+        p.add_argument("--recompile", action="store_true",
+                       help="compile every point for its own chip (default: once per "
+                            "compiler-relevant setting, with the base chip's timing)")
+        p.add_argument("--executor", default="process",
+                       help="process (every local core, the default), serial, or "
+                            "dask://HOST:PORT (a Dask scheduler; needs tpusim[dask])")
+        p.add_argument("--workers", type=int, default=None,
+                       help="local processes (default: one per core)")
+        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="a progress line on stderr (default: when stderr is a terminal)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sweep = sub.add_parser("sweep", help="what-if: the cross product of chip fields and "
+                                         "compiler settings")
+    study_args(sweep)
+    sweep.add_argument("--set", action="append", required=True, metavar="FIELD=V1,V2,...",
+                       help="a chip field (any, see `tpusim chips --show bm1684x`), precision, "
+                            "opt (join names with '+') or batch, and its values; lo:hi:n for n "
+                            "evenly spaced values; repeat for more parameters")
+    sweep.add_argument("--out", help="directory for sweep.csv, sweep.json and sweep.png")
+
+    sensitivity = sub.add_parser("sensitivity", help="what-if: each chip field moved down and "
+                                                     "up, the effects ranked (tornado chart)")
+    study_args(sensitivity)
+    sensitivity.add_argument("--params", default=None,
+                             help="comma-separated chip fields (default: the clocks, DDR "
+                                  "bandwidth and efficiencies, GDMA width, minimum DDR access)")
+    sensitivity.add_argument("--delta", type=float, default=0.2,
+                             help="fraction each parameter moves down and up (default 0.2)")
+    sensitivity.add_argument("--out", help="directory for sensitivity.csv, .json and "
+                                           "tornado.png, .svg")
     return parser
 
 

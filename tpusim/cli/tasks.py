@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tpusim import study
 from tpusim.api import Result, compile, simulate
+from tpusim.cli import studies
 from tpusim.cli.text import format_run, format_study
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
@@ -26,7 +27,8 @@ from tpusim.sim.replay import bare_replay
 
 def dispatch(args: argparse.Namespace) -> int:
     return {"run": run, "compare": compare, "chips": chips, "speed": speed,
-            "bench": bench}[args.command](args)
+            "bench": bench, "sweep": studies.sweep,
+            "sensitivity": studies.sensitivity}[args.command](args)
 
 
 def bench(args: argparse.Namespace) -> int:
