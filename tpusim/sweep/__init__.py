@@ -21,8 +21,9 @@ from tpusim.sweep.params import (
 from tpusim.sweep.result import SweepResult
 from tpusim.sweep.run import run_points, sweep
 from tpusim.sweep.sensitivity import DEFAULT_PARAMS, Effect, SensitivityResult, sensitivity
-from tpusim.sweep.work import METRICS
+from tpusim.sweep.work import METRICS, clear_caches
 
 __all__ = ["COMPILER_SETTINGS", "DEFAULT_PARAMS", "METRICS", "STRUCTURAL_FIELDS", "Effect",
            "Progress", "ProgressLine", "SensitivityResult", "SweepError", "SweepResult",
-           "local_workers", "parameter_names", "parse_set", "run_points", "sensitivity", "sweep"]
+           "clear_caches", "local_workers", "parameter_names", "parse_set", "run_points",
+           "sensitivity", "sweep"]
