@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from small_graphs import chain
 
 from tpusim.api import compile, simulate
+from tpusim.errors import CompileError
 from tpusim.frontend import build_model
 from tpusim.ir import OpKind
 
@@ -33,8 +34,13 @@ def test_swin_t(swin_t, chip, precision, opt):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision", ["f32", "f16", "int8"])
-@pytest.mark.parametrize("model", ["swin-s", "swin-b"])
+@pytest.mark.parametrize(("model", "precision"), [
+    ("swin-s", "f32"), ("swin-s", "f16"), ("swin-s", "int8"), ("swin-b", "f16"),
+    ("swin-b", "int8"),
+    pytest.param("swin-b", "f32", marks=pytest.mark.xfail(
+        raises=CompileError, strict=True, reason="a global MLP layer's f32 weights exceed "
+                                                 "LMEM: tpusim does not split weights yet")),
+])
 def test_larger_swins(chip, model, precision):
     assert_monotone_in_ddr(compile(build_model(model), chip, precision), chip)
 
