@@ -11,7 +11,7 @@ def test_bm1684x_constants(chip):
     assert chip.lmem_bytes == 16 * 1024 * 1024 and chip.lmem_bank_bytes == 16 * 1024
     assert [chip.eu_num(d) for d in (DType.F32, DType.F16, DType.BF16, DType.INT8)] == \
         [16, 32, 32, 64]
-    assert [chip.ic_num(d) for d in (DType.F32, DType.F16, DType.INT8)] == [16, 32, 64]
+    assert [chip.ic_num(d) for d in (DType.F32, DType.F16, DType.INT8)] == [1, 32, 64]
     assert chip.cube_macs_per_cycle(DType.INT8) == 16384
     assert chip.cube_macs_per_cycle(DType.F32) == 1024
     assert chip.peak_tops(DType.INT8) == pytest.approx(32.768)

@@ -83,7 +83,8 @@ def test_swin_t_f16_before_after(swin_t):
             d = by_name[f"{block}.attn.{matmul}"]
             assert d.before.group < 0 <= d.after.group and "global -> group" in d.reasons
             assert d.delta_ns < 0 and d.after.ddr_bytes < d.before.ddr_bytes
-    assert "regrouped" in by_name["s0.b0.attn.softmax"].reasons  # joined by the MatMuls
+    # joined by the MatMuls: from a small group or a global layer into the attention's group
+    assert {"regrouped", "global -> group"} & set(by_name["s0.b0.attn.softmax"].reasons)
     assert diff.by_kind()[0]["kind"] == "Permute"  # the largest saving
     # shares: within each layer's span, and with the idle time they make up each total
     for run in (before, after):

@@ -76,9 +76,11 @@ def check_trace(trace: dict) -> dict:
 
 
 def enclosing(threads, event) -> dict:
-    """The slice on the event's thread that holds its timestamp (the flow's bind point)."""
+    """The slice on the event's thread that holds its timestamp (the flow's bind point); slices
+    are half-open, so abutting ones do not both hold their shared instant."""
     t = _ns(event["ts"])
-    hits = [e for start, end, e in threads[event["pid"], event["tid"]] if start <= t <= end]
+    hits = [e for start, end, e in threads[event["pid"], event["tid"]]
+            if start <= t < end or start == t == end]
     assert len(hits) == 1, f"{event} binds to {len(hits)} slices"
     return hits[0]
 

@@ -61,10 +61,6 @@ COUNTS = [
         "commands each)")),
 ]
 TOTALS = [c if isinstance(c, str) else c.values[0] for c in COUNTS]
-TOTALS[2] = pytest.param(TOTALS[2], marks=_mismatch(
-    "conv7x7 F16: tpusim 207912 vs vendor 110435 cycles (1.88x): the CONV is costed with 3 "
-    "input channels per lane pass (76832 cycles a slice) where the vendor's 3-IC packing "
-    "takes 10976"))
 
 
 def per_layer_counts(result: Result, names: dict[int, str]) -> Counter:
@@ -123,7 +119,7 @@ def test_worst_ratio_is_the_farthest_from_one(chip) -> None:
     ours, vendor = runs("add_wt_1x3136x96__INT8__f32_io_cast", chip)
     ar = next(k for k in compare_vendor(ours, vendor).kinds if k.kind == "AR")
     assert len(ar.layer_ratios) == 2
-    assert ar.worst_ratio == min(ar.layer_ratios) and ar.worst_ratio < 1 / 3
+    assert ar.worst_ratio == min(ar.layer_ratios) and ar.worst_ratio <= 1 / 3
 
 
 def test_both_runs_in_one_trace(chip) -> None:

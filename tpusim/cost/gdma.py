@@ -1,10 +1,12 @@
 """GDMA cost of one transfer: pure functions of the transfer and the chip.
 
-A transfer is `rows` contiguous runs of `row_bytes`. A run shorter than the smallest DDR access
-costs a whole access. DDR reads and writes reach a direction-dependent fraction of the peak
-bandwidth; the engine itself moves at most `gdma_bytes_per_cycle`. When several DMA engines
-share DDR, the simulator divides the DDR time between them (`tpusim.sim.ddr`); alone, a transfer
-takes `gdma_ns`.
+A transfer is `rows` contiguous DDR runs of `row_bytes`. Each row costs a whole number of DDR
+accesses of at least `ddr_min_access_bytes`; short rows cost more than one when the transfer
+does not have enough rows to keep the engine's accesses in flight. DDR delivers a fraction of
+its peak that depends on the direction and on the addressing mode (plain matrix rows, or the
+4-D strided tensor mode); the engine itself moves at most `gdma_bytes_per_cycle`. When several
+DMA engines share DDR, the simulator divides the DDR time between them (`tpusim.sim.ddr`);
+alone, a transfer takes `gdma_ns`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,41 @@ class DmaCost:
         return self.fixed_ns + max(self.ddr_ns, self.engine_ns)
 
 
+def accesses_per_row(work: Dma, chip: Chip) -> int:
+    """DDR accesses one row costs. A lone row, or a very short one, holds one of the engine's
+    accesses in flight while the rest idle; a short row costs two unless the transfer's rows
+    span more than one lane group, whose rows then interleave."""
+    in_flight = chip.gdma_accesses_in_flight
+    short = chip.ddr_short_row_bytes
+    if work.rows == 1:
+        return in_flight
+    if work.row_bytes < short // 4:  # stores of a few bytes a row merge in pairs of accesses
+        if work.direction is Direction.L2S:
+            return min(in_flight, max(1, -(-(short // 16) // work.row_bytes)))
+        return in_flight
+    if work.row_bytes < short // 2:
+        base = in_flight
+    elif work.row_bytes < short:
+        base = max(1, in_flight // 2)
+    else:
+        return 1
+    groups = -(-work.rows // chip.npu_count)
+    return max(1, base // groups)
+
+
 def ddr_access_bytes(work: Dma, chip: Chip) -> int:
-    """Bytes the DDR side spends on the transfer: short runs cost a minimum access."""
-    return work.rows * max(work.row_bytes, chip.ddr_min_access_bytes)
+    """Bytes of DDR time the transfer takes: every row at least one minimum access."""
+    return work.rows * accesses_per_row(work, chip) * max(work.row_bytes,
+                                                         chip.ddr_min_access_bytes)
+
+
+def ddr_efficiency(work: Dma, chip: Chip) -> float:
+    """Fraction of DDR peak the transfer reaches."""
+    if work.direction is Direction.S2S:
+        return chip.ddr_copy_efficiency
+    eff = chip.ddr_read_efficiency if work.direction is Direction.S2L else \
+        chip.ddr_write_efficiency
+    return eff if work.kind == "GDMA_MATRIX" else eff * chip.gdma_tensor_efficiency
 
 
 def dma_cost(work: Dma, chip: Chip) -> DmaCost:
@@ -37,12 +71,7 @@ def dma_cost(work: Dma, chip: Chip) -> DmaCost:
     engine = work.bytes / chip.gdma_bytes_per_cycle * ns_per_cycle
     if work.direction is Direction.L2L:
         return DmaCost(fixed, 0.0, engine)
-    access = ddr_access_bytes(work, chip)
-    ddr = 0.0
-    if work.direction.reads_ddr:
-        ddr += access / (chip.ddr_bytes_per_ns * chip.ddr_read_efficiency)
-    if work.direction.writes_ddr:
-        ddr += access / (chip.ddr_bytes_per_ns * chip.ddr_write_efficiency)
+    ddr = ddr_access_bytes(work, chip) / (chip.ddr_bytes_per_ns * ddr_efficiency(work, chip))
     return DmaCost(fixed, ddr, engine)
 
 

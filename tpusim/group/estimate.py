@@ -35,7 +35,8 @@ class SliceCosts:
         key = (op.name, tuple(ins), out)
         ns = self._ops.get(key)
         if ns is None:
-            ns = self._ops[key] = sum(tiu_ns(w, self.chip) for w in local_works(op, g, ins, out))
+            works = local_works(op, g, ins, out, self.chip)
+            ns = self._ops[key] = sum(tiu_ns(w, self.chip) for w in works)
         return ns
 
     def transfer_ns(self, plan: GroupPlan, slice_index: int, tr: Transfer) -> float:

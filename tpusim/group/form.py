@@ -160,7 +160,7 @@ class Former:
         if ns is None:
             g = self.g
             works = local_works(op, g, [g.tensors[t].shape for t in op.inputs],
-                                g.tensors[op.outputs[0]].shape)
+                                g.tensors[op.outputs[0]].shape, self.chip)
             ns = self._bounds[op.name] = sum(tiu_ns(w, self.chip) for w in works)
         return ns
 

@@ -34,21 +34,33 @@ class Chip:
     eu_bytes: int
     lmem_bytes_per_npu: int
     lmem_banks: int
-    ic_parallel_bytes: int
     ddr_tensor_align_bytes: int
     tiu_mhz: float
     cube_int8_macs_per_cycle: int
     cube_f16_macs_per_cycle: int
     cube_bf16_macs_per_cycle: int
     cube_f32_macs_per_cycle: int
-    sfu_passes: float
+    cube_int8_columns: int
+    cube_f16_columns: int
+    cube_bf16_columns: int
+    cube_f32_columns: int
+    sfu_exp_f32_passes: float
+    sfu_exp_f16_passes: float
+    sfu_rsqrt_passes: float
+    ar_divide_passes: float
+    pool_max_passes: float
+    flat_tile_unit_elems: int
     lut_elems_per_cycle_per_npu: float
     tiu_startup_cycles: float
     gdma_mhz: float
     ddr_gbps: float
     ddr_read_efficiency: float
     ddr_write_efficiency: float
+    gdma_tensor_efficiency: float
+    ddr_copy_efficiency: float
     ddr_min_access_bytes: int
+    ddr_short_row_bytes: int
+    gdma_accesses_in_flight: int
     gdma_bytes_per_cycle: float
     gdma_startup_cycles: float
     sync_latency_cycles: float
@@ -63,9 +75,20 @@ class Chip:
         """Elements one lane processes per cycle (tpu-mlir Arch::eu_num)."""
         return max(1, self.eu_bytes // dtype.bytes)
 
+    def cube_columns(self, dtype: DType) -> int:
+        """Output columns (conv pixels, matmul columns) one lane finishes per cube step."""
+        if dtype in (DType.INT8, DType.UINT8):
+            return self.cube_int8_columns
+        if dtype is DType.F16:
+            return self.cube_f16_columns
+        if dtype is DType.BF16:
+            return self.cube_bf16_columns
+        return self.cube_f32_columns
+
     def ic_num(self, dtype: DType) -> int:
         """Input channels the cube reduces per lane per step (tpu-mlir BM168x::ic_num)."""
-        return max(1, self.ic_parallel_bytes // dtype.bytes)
+        return max(1, self.cube_macs_per_cycle(dtype) // (self.npu_count
+                                                          * self.cube_columns(dtype)))
 
     def cube_macs_per_cycle(self, dtype: DType) -> int:
         """Peak multiply-accumulates per TIU cycle for convolutions and matmuls."""
@@ -113,7 +136,8 @@ def field_names() -> list[str]:
 _INT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "int"}
 _FLOAT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "float"}
 _STR_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "str"}
-_FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency"}
+_FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency", "gdma_tensor_efficiency",
+              "ddr_copy_efficiency"}
 _MAY_BE_ZERO = {"tiu_startup_cycles", "gdma_startup_cycles", "sync_latency_cycles"}
 
 
@@ -133,8 +157,8 @@ def _check(chip: Chip) -> str | None:
             return f"field {name!r} must be > 0, got {value!r}"
     if chip.lmem_bytes_per_npu % chip.lmem_banks:
         return "lmem_bytes_per_npu must be a multiple of lmem_banks"
-    if chip.eu_bytes < 4 or chip.ic_parallel_bytes < 4:
-        return "eu_bytes and ic_parallel_bytes must hold at least one f32 element (>= 4)"
+    if chip.eu_bytes < 4:
+        return "eu_bytes must hold at least one f32 element (>= 4)"
     return None
 
 

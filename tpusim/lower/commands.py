@@ -44,19 +44,33 @@ class Conv:
 
 @dataclass(frozen=True, slots=True)
 class MatMul:
-    """MM2: `batch` products of (m x k) by (k x n); the m rows are spread over the lanes."""
+    """`batch` products of (m x k) by (k x n).
+
+    On the cube (MM2, 16-bit and int8), m rows spread over the lanes. F32 products run as MM
+    instead: the n outputs lie over the lanes in blocks of `lane_width` (the backend's W), each
+    lane producing one EU group per step; `accumulate` adds one pass for a partial sum or a
+    bias folded into the command."""
 
     m: int
     k: int
     n: int
     dtype: DType
     batch: int = 1
-    kind = "MM2"
+    lane_width: int = 0  # 0: MM2 on the cube; > 0: MM with outputs in blocks of this width
+    accumulate: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "MM" if self.lane_width else "MM2"
 
 
 @dataclass(frozen=True, slots=True)
 class Arith:
-    """AR: element-wise arithmetic on an (n, c, h, w) view; `passes` EU passes per element."""
+    """An EU instruction over an (n, c, h, w) view, `passes` EU passes per element group.
+
+    `aligned` views start every h row on a fresh EU group (line-aligned rows, as softmax and
+    layer-norm statistics lie). `kind` is the instruction class tpu-mlir's profiles name: AR
+    (arithmetic), RQDQ (requantise), FUSED_CMP (compare-and-select)."""
 
     n: int
     c: int
@@ -64,13 +78,15 @@ class Arith:
     w: int
     dtype: DType
     op: str = "add"
-    passes: int = 1
-    kind = "AR"
+    passes: float = 1
+    aligned: bool = False
+    kind: str = "AR"
 
 
 @dataclass(frozen=True, slots=True)
 class Special:
-    """SFU: a transcendental (exp, erf, rsqrt, reciprocal, log) on an (n, c, h, w) view."""
+    """SFU: a transcendental (exp, rsqrt, log, ...) over an (n, c, h, w) view; its EU passes
+    per element group come from the chip, by function and dtype."""
 
     n: int
     c: int
@@ -78,6 +94,7 @@ class Special:
     w: int
     dtype: DType
     op: str = "exp"
+    aligned: bool = False
     kind = "SFU"
 
 
@@ -104,22 +121,22 @@ class Pool:
     window: int
     dtype: DType
     op: str = "avg"
+    aligned: bool = False
     kind = "PorD"
 
 
 @dataclass(frozen=True, slots=True)
-class Transpose:
-    """TRANS: moves elements between lanes (cw/wc transposes, lane broadcasts)."""
+class Broadcast:
+    """Copies a row across lanes (LANE_BC, one EU group of a `w`-wide row per cycle, for each
+    of `rows` rows) or a constant into place (STATIC_BC, DISTRIBUTE_BC: one cycle)."""
 
-    n: int
-    c: int
-    h: int
+    rows: int
     w: int
     dtype: DType
-    kind = "TRANS"
+    kind: str = "LANE_BC"
 
 
-TiuWork = Conv | MatMul | Arith | Special | Lookup | Pool | Transpose
+TiuWork = Conv | MatMul | Arith | Special | Lookup | Pool | Broadcast
 
 
 # ---- GDMA work -----------------------------------------------------------------------------

@@ -41,14 +41,18 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
         for combo in product(*([size for size, _ in split] for split in splits)):
             tile = cache.get(combo) or cache.setdefault(combo, plan.make_tile(combo))
             need = max(need, tile.lmem_bytes)
-        return need * (1 if count == 1 else 2) <= budget
+        return need * (1 if count == 1 or plan.serial else 2) <= budget
 
     parts = [1] * len(plan.dims)
+    parts[0] = min(plan.dims[0], plan.min_tiles)
+    if plan.max_tile:  # the kernel never makes a tile longer than this along the first dim
+        parts[0] = max(parts[0], -(-plan.dims[0] // plan.max_tile))
     for axis, size in enumerate(plan.dims):
+        least = parts[axis]
         parts[axis] = size
         if not fits(parts):
             continue
-        lo, hi = 1, size  # smallest split of this axis that fits
+        lo, hi = least, size  # smallest split of this axis that fits
         while lo < hi:
             mid = (lo + hi) // 2
             parts[axis] = mid
@@ -66,9 +70,12 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
     sizes = choose_tiles(plan, chip, op)
     cache: dict[tuple[int, ...], Tile] = {}
     tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
-    lmem = plan.held_bytes + max(t.lmem_bytes for t in tiles) * min(2, len(tiles))
+    buffers = 1 if plan.serial else min(2, len(tiles))
+    lmem = plan.held_bytes + max(t.lmem_bytes for t in tiles) * buffers
     for tensor, dma in plan.held:
         streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)
+    for work in plan.prologue:
+        streams.emit(Engine.TIU, work, 0, layer)
     loaded: dict[int, int] = {}
     computed: dict[int, int] = {}
 
@@ -78,7 +85,8 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
             dep = 0
 
     def load(i: int) -> None:
-        gdma(tiles[i].loads, computed.get(i - 2, 0), i)
+        # double buffers: tile i reuses tile i-2's; a serial kernel has one buffer set
+        gdma(tiles[i].loads, computed.get(i - (1 if plan.serial else 2), 0), i)
         loaded[i] = streams.last(Engine.GDMA)
 
     load(0)
@@ -88,6 +96,11 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
             streams.emit(Engine.TIU, work, dep, layer, slice_=i)
             dep = 0
         computed[i] = streams.last(Engine.TIU)
+        if plan.serial:
+            gdma(tile.stores, computed[i], i)
+            if i + 1 < len(tiles):
+                load(i + 1)
+            continue
         if i + 1 < len(tiles):
             load(i + 1)
         gdma(tile.stores, computed[i], i)

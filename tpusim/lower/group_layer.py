@@ -42,7 +42,7 @@ def emit_group(streams: Streams, plan: GroupPlan, g: Graph, chip: Chip,
                 shapes = plan.slices[index]
                 ins = [shapes.get(t, g.tensors[t].shape) for t in op.inputs]
                 out = shapes.get(op.outputs[0], g.tensors[op.outputs[0]].shape)
-                for work in local_works(op, g, ins, out):
+                for work in local_works(op, g, ins, out, chip):
                     streams.emit(Engine.TIU, work, tiu_dep, layer_of[op.name], plan.index,
                                  index)
                     tiu_dep = 0

@@ -16,8 +16,9 @@ from tpusim.hw.chip import Chip
 from tpusim.ir.dtypes import DType
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import ELEMENTWISE, VIEWS, OpKind
-from tpusim.lower.commands import Arith, Conv, Direction, Dma, MatMul, Pool, Special, TiuWork
-from tpusim.lower.kernels import eltwise_works, requant_works
+from tpusim.lower import sequences
+from tpusim.lower.commands import Arith, Direction, Dma, MatMul, Pool, TiuWork
+from tpusim.lower.cube_kernels import conv_work
 from tpusim.lower.layout import dma_rows, lane_bytes, lane_view, transfer
 
 Shape = tuple[int, ...]
@@ -46,51 +47,52 @@ def slice_bytes(shape: Shape, dtype: DType, chip: Chip) -> int:
     return lane_bytes(lane_view(shape), dtype, chip)
 
 
-def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
+def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> list[TiuWork]:
     """TIU instructions of `op` computing an output slice `out` from input slices `ins`."""
     kind = op.kind
     dtype = g.tensors[op.outputs[0]].dtype
     if kind in VIEWS:
         return []
+    view = lane_view(out)
+    if kind is OpKind.CAST:
+        return sequences.cast(g.tensors[op.inputs[0]].dtype, dtype, view, local=True)
     if kind in ELEMENTWISE:
-        if kind is OpKind.CAST:
-            src = g.tensors[op.inputs[0]].dtype
-            dtype = src if src.bytes > dtype.bytes else dtype
-        return eltwise_works(op, lane_view(out), dtype)
+        work_dtype = DType.F32 if kind is OpKind.GELU else dtype
+        return sequences.elementwise(op, view, work_dtype, chip, local=True)
     if kind is OpKind.MATMUL:
         return _matmul(op, g, ins, out)
-    if kind is OpKind.CONV2D or kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
-        return _conv(op, g, ins, out)
+    if kind is OpKind.CONV2D:
+        works = [conv_work(ins[0], g.tensors[op.inputs[1]].shape, out, op.attr("group", 1),
+                           g.tensors[op.inputs[0]].dtype, chip)]
+        if g.tensors[op.inputs[0]].dtype is DType.INT8:
+            works += sequences.requant(out, local=True)
+        return works
+    if kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
+        kh, kw = op.attr("kernel")
+        return [Pool(*out, kh * kw, dtype, kind.value[:3].lower())]
     if kind in (OpKind.LAYERNORM, OpKind.SOFTMAX):
         axis = op.attr("axis", -1) % len(out)
         length = math.prod(out[axis:]) if kind is OpKind.LAYERNORM else out[axis]
-        n, c, h, w = lane_view(out)
+        n, c, h, w = view
         rows = max(1, h * w // length)  # rows reduced inside each lane channel
-        full, one = (n, c, rows, length), (n, c, rows, 1)
         if kind is OpKind.LAYERNORM:
-            return [Pool(*one, length, dtype, "mean"), Arith(*full, dtype, "sub"),
-                    Arith(*full, dtype, "square"), Pool(*one, length, dtype, "mean"),
-                    Special(*one, dtype, "rsqrt"), Arith(*full, dtype, "mul"),
-                    Arith(*full, dtype, "scale", 2)]
-        return [Pool(*one, length, dtype, "max"), Arith(*full, dtype, "sub"),
-                Special(*full, dtype, "exp"), Pool(*one, length, dtype, "sum"),
-                Special(*one, dtype, "reciprocal"), Arith(*full, dtype, "mul")]
+            return sequences.layernorm(n, c, rows, length, dtype, chip, local=True)
+        return sequences.softmax(n, c, rows, length, dtype, chip)
     if kind in (OpKind.REDUCE_MEAN, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX):
         n, c, h, w = lane_view(ins[0])
-        return [Pool(n, c, 1, 1, h * w, dtype, kind.value[6:].lower())]
+        return sequences.pool_reduce(n, c, h * w, dtype, kind.value[6:].lower(), chip)
     if kind in (OpKind.SLICE, OpKind.UPSAMPLE):
-        return [Arith(*lane_view(out), dtype, "copy")]
+        return [Arith(*view, dtype, "copy")]
     if kind is OpKind.CONCAT:
         return [Arith(*lane_view(s), dtype, "copy") for s in ins]
     if kind is OpKind.OPAQUE:  # the unknown-operator fallback: one arithmetic pass, as global
-        return [Arith(*lane_view(out), dtype, "opaque")]
+        return [Arith(*view, dtype, "opaque")]
     raise UnsupportedOperatorError(f"op {op.name!r}: {kind.value} has no local kernel")
 
 
 def _matmul(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
     a, b = ins[0], ins[1]
     dt = g.tensors[op.inputs[0]].dtype
-    out_dt = g.tensors[op.outputs[0]].dtype
     works: list[TiuWork]
     if op.attr("hdim_is_batch"):
         bt, m, h, k = a
@@ -105,21 +107,8 @@ def _matmul(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
         works = [MatMul(m, k, n, dt, batch=math.prod(out[:-2]))]
     view = lane_view(out)
     if len(op.inputs) > 2:
-        works.append(Arith(*view, out_dt if dt is not DType.INT8 else DType.INT32, "add"))
-    return works + requant_works(dt, view)
-
-
-def _conv(op: Op, g: Graph, ins: list[Shape], out: Shape) -> list[TiuWork]:
-    dt = g.tensors[op.inputs[0]].dtype
-    n, oc, oh, ow = out
-    if op.kind is OpKind.CONV2D:
-        w = g.tensors[op.inputs[1]].shape
-        group = op.attr("group", 1)
-        if group == ins[0][1] == oc:
-            return [Pool(n, oc, oh, ow, w[2] * w[3], dt, "depthwise"), *requant_works(dt, out)]
-        return [Conv(n, oc, oh, ow, w[1], w[2], w[3], dt), *requant_works(dt, out)]
-    kh, kw = op.attr("kernel")
-    return [Pool(n, oc, oh, ow, kh * kw, dt, op.kind.value.lower())]
+        works += sequences.bias_add(view, dt)
+    return works + (sequences.requant(view, local=True) if dt is DType.INT8 else [])
 
 
 def _multi_step(op: Op) -> bool:
@@ -130,7 +119,20 @@ def _multi_step(op: Op) -> bool:
 @cache
 def _steps(kind: OpKind, lut: bool) -> int:
     probe = Op(kind, "probe", (), (), {"lut": True} if lut else {})
-    return len(eltwise_works(probe, (1, 1, 1, 1), DType.F32))
+    return len(sequences.elementwise(probe, (1, 1, 1, 1), DType.F32, _PROBE_CHIP, local=True))
+
+
+class _ProbeChip:
+    """Enough of a chip to count an element-wise sequence's instructions."""
+
+    ar_divide_passes = 1
+
+    @staticmethod
+    def eu_num(dtype: DType) -> int:
+        return 1
+
+
+_PROBE_CHIP = _ProbeChip()
 
 
 def scratch_bytes(op: Op, g: Graph, out: Shape, chip: Chip) -> int:

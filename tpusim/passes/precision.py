@@ -5,7 +5,8 @@ in another type. The rules below are what tpu-mlir 1.30.2 does on BM1684X, as it
 programs show (tpu-mlir/micro and tpu-mlir/swin_t in the shared data):
 
 - F16/BF16: GELU and SiLU are computed in F32 (Cast before and after; the Swin-T F16 program
-  holds 28 Casts, 24 of them around the 12 GELUs).
+  holds 28 Casts, 24 of them around the 12 GELUs). At F16, averaging reductions (global
+  average pooling, ReduceMean) run in F32 too (tpu-mlir/micro: gavgpool's only dtype is f32).
 - INT8: LayerNorm and Softmax stay in F16 (the mode's "high-precision" float on BM1684X);
   transcendental activations become int8 lookup tables (tpu.Lut); MatMul/Conv weights are int8
   with int32 biases.
@@ -26,6 +27,8 @@ PRECISIONS = ("f32", "f16", "bf16", "int8")
 
 # Operators computed in F32 in the 16-bit float modes.
 _F32_IN_HALF_MODES = frozenset({OpKind.GELU, OpKind.SILU})
+# Averaging reductions accumulate in F32 in F16 mode.
+_F32_IN_F16_MODE = frozenset({OpKind.AVGPOOL, OpKind.REDUCE_MEAN})
 # Operators kept in F16 in INT8 mode.
 _F16_IN_INT8_MODE = frozenset({OpKind.LAYERNORM, OpKind.SOFTMAX})
 
@@ -41,6 +44,8 @@ def compute_dtype(op: Op, precision: str) -> DType:
     """The dtype `op` computes in under `precision` (not used for data-movement ops)."""
     mode = DType.parse(precision)
     if mode in (DType.F16, DType.BF16) and op.kind in _F32_IN_HALF_MODES:
+        return DType.F32
+    if mode is DType.F16 and op.kind in _F32_IN_F16_MODE:
         return DType.F32
     if mode is DType.INT8 and op.kind in _F16_IN_INT8_MODE:
         return DType.F16

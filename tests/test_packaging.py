@@ -1,0 +1,27 @@
+"""The wheel ships every subpackage and data file (pyproject lists packages explicitly because
+the chip profiles live outside the package tree)."""
+
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_subpackage_is_listed():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "tpusim").rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject's packages: {sorted(found - listed)}"
+
+
+def test_structural_sweep_fields_exist():
+    from tpusim.hw.chip import field_names
+    from tpusim.sweep.params import STRUCTURAL_FIELDS
+
+    assert STRUCTURAL_FIELDS <= set(field_names())
