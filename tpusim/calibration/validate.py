@@ -3,6 +3,7 @@ and the chip's measured Swin-T times (the article)."""
 
 from __future__ import annotations
 
+import csv
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ class CaseResult:
     gdma_ns: float
     n_tiu: int
     n_gdma: int
+    kinds: dict[tuple[str, str], list[float]]  # (engine, kind) -> cycles of each command
 
     @property
     def error(self) -> float:
@@ -38,12 +40,53 @@ def run_case(case: Case, chip: Chip) -> CaseResult:
     io = "native" if case.io == "stripped" else "f32"
     program = compile(case_graph(case), chip, case.precision, "after", io)
     result = simulate(program, chip)
+    kinds: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in sorted(result.records, key=lambda r: (r.engine, r.cmd_id)):
+        kinds[r.engine, _kind(r.kind)].append(r.duration_ns)
     return CaseResult(case, result.total_ns, result.busy_ns("TIU"), result.busy_ns("GDMA"),
-                      len(program.tiu), len(program.gdma))
+                      len(program.tiu), len(program.gdma), dict(kinds))
+
+
+def _kind(kind: str) -> str:
+    """Command classes as the vendor's profiles name them (RQDQ and AR count apart)."""
+    return "GDMA" if kind.startswith("GDMA") else kind
 
 
 def run_cases(folder: Path, chip: Chip) -> list[CaseResult]:
-    return [run_case(c, chip) for c in read_cases(folder)]
+    return [run_case(c, chip) for c in read_cases(Path(folder) / "micro")]
+
+
+def vendor_commands(folder: Path) -> dict[tuple, dict[tuple[str, str], list[float]]]:
+    """The vendor's command cycles by case and (engine, class), in issue order."""
+    found: dict[tuple, dict[tuple[str, str], list[float]]] = defaultdict(
+        lambda: defaultdict(list))
+    with (Path(folder) / "micro" / "commands.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            found[r["case"], r["mode"], r["io"]][r["engine"], _kind(r["cmd_type"])].append(
+                float(r["cycles"]))
+    return found
+
+
+def command_errors(results: list[CaseResult], vendor: dict) -> dict[str, dict[str, float]]:
+    """Per-command errors by class and precision, where tpusim issues as many commands of the
+    class as the vendor in a case (commands paired in issue order), and the share of cases
+    where the counts agree."""
+    errors: dict[str, list[float]] = defaultdict(list)
+    matched: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        theirs = vendor.get(r.case.key, {})
+        for key in set(theirs) | set(r.kinds):
+            label = f"{key[1]} {r.case.mode}"
+            ours, ref = r.kinds.get(key, []), theirs.get(key, [])
+            matched[label].append(len(ours) == len(ref))
+            if ours and len(ours) == len(ref):
+                errors[label] += [o / v - 1 for o, v in zip(ours, ref) if v > 0]
+    table = {}
+    for label in sorted(matched):
+        stats = error_stats(errors[label])
+        stats["count_match"] = sum(matched[label]) / len(matched[label])
+        table[label] = stats
+    return table
 
 
 def error_stats(errors: Iterable[float]) -> dict[str, float]:
@@ -54,6 +97,15 @@ def error_stats(errors: Iterable[float]) -> dict[str, float]:
     p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
     return {"n": len(values), "median": statistics.median(values), "p90": p90,
             "worst": values[-1]}
+
+
+def article_rows(chip: Chip) -> list[dict[str, Any]]:
+    """The article's table: each cell and the speed-ups, simulated beside measured."""
+    from tpusim.frontend.models import build_model
+    from tpusim.study import before_after
+
+    return [row.to_dict() for row in before_after(build_model("swin-t"), chip,
+                                                  ["f32", "f16", "int8"], "swin-t", 1)]
 
 
 def summarise(results: list[CaseResult]) -> dict[str, Any]:

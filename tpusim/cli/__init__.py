@@ -71,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     speed.add_argument("--batches", default="1", help="batch sizes to time, e.g. 1,4,16")
     speed.add_argument("--json", action="store_true")
 
+    validate = sub.add_parser("validate", help="tpusim against tpu-mlir's per-command model "
+                                               "and the chip's measured Swin-T times")
+    validate.add_argument("--data", required=True,
+                          help="tpu-mlir's output folder (with micro/cases.csv)")
+    validate.add_argument("--chip", default="bm1684x")
+    validate.add_argument("--no-article", action="store_true",
+                          help="skip the Swin-T table (the single-operator cases only)")
+    validate.add_argument("--json", action="store_true")
+
+    fit = sub.add_parser("fit", help="fit the profile's DMA efficiencies to tpu-mlir's model")
+    fit.add_argument("--data", required=True,
+                     help="tpu-mlir's output folder (with micro/commands.csv)")
+
     bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
     bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml")
     bench.add_argument("--chip", help="override the suite's chip (name or profile path)")

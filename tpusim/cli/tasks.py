@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tpusim import study
 from tpusim.api import Result, compile, simulate
-from tpusim.cli import studies
+from tpusim.cli import calibrate, studies
 from tpusim.cli.text import format_run, format_study
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
@@ -28,7 +28,8 @@ from tpusim.sim.replay import bare_replay
 def dispatch(args: argparse.Namespace) -> int:
     return {"run": run, "compare": compare, "chips": chips, "speed": speed,
             "bench": bench, "sweep": studies.sweep,
-            "sensitivity": studies.sensitivity}[args.command](args)
+            "sensitivity": studies.sensitivity, "validate": calibrate.validate,
+            "fit": calibrate.fit}[args.command](args)
 
 
 def bench(args: argparse.Namespace) -> int:

@@ -1,0 +1,89 @@
+"""Fit the chip profile's DMA parameters to the vendor's per-command model.
+
+    tpusim fit --data ../shared/tpu-mlir        # or: python -m tpusim.calibration.fit DIR
+
+reads tpu-mlir/micro/commands.csv and prints the fitted values with the spread of the
+commands they come from, as TOML lines for profiles/bm1684x.toml. The vendor's GDMA cost is
+bytes over a rate once rows are long (>= 256 B, one DDR access or more): the rate of each
+(direction, mode) is the median of bytes / cycles over such commands, which the vendor model
+reproduces exactly (no start-up, no per-row cost). The TIU formulas are checked, not fitted,
+by `tpusim validate`: they reproduce the vendor's cycles exactly for whole classes.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tpusim.errors import ModelError
+
+# Commands moving at least this much in one go are long-row transfers in the micro set (their
+# rows are >= 256 bytes); smaller ones mix in short-row and one-row rules.
+_LONG_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Fit:
+    field: str
+    value: float
+    commands: int
+    spread: float  # relative half-range of the middle 80 % of the samples
+
+    def toml(self) -> str:
+        return (f"{self.field} = {self.value:.5f}  # fitted to {self.commands} vendor commands, "
+                f"spread {100 * self.spread:.2f} %")
+
+
+def _rates(rows: list[dict], direction: str, kind: str) -> list[float]:
+    """bytes / cycles of long transfers; F32 MatMul operands are left out (MM reads them in
+    64-byte segments, so their rows are short)."""
+    return [int(r["bytes"]) / int(r["cycles"]) for r in rows
+            if r["engine"] == "GDMA" and r["direction"] == direction and r["cmd_type"] == kind
+            and r["bytes"] and int(r["bytes"]) >= _LONG_BYTES and r["io"] == "stripped"
+            and int(r["cycles"]) > 0 and not (r["mode"] == "F32" and
+                                               r["op_opcode"] == "tpu.MatMul")]
+
+
+def _fit(field: str, samples: list[float], scale: float) -> Fit:
+    if not samples:
+        raise ModelError(f"no vendor commands to fit {field}")
+    ordered = sorted(samples)
+    lo, hi = ordered[len(ordered) // 10], ordered[-1 - len(ordered) // 10]
+    mid = statistics.median(ordered)
+    return Fit(field, mid / scale, len(samples), (hi - lo) / 2 / mid)
+
+
+def fit_dma(folder: Path, ddr_bytes_per_cycle: float = 64.0) -> list[Fit]:
+    """The DMA efficiencies of the chip profile, from the vendor's micro commands."""
+    path = Path(folder) / "micro" / "commands.csv"
+    try:
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    read = _fit("ddr_read_efficiency", _rates(rows, "S2L", "GDMA_MATRIX"), ddr_bytes_per_cycle)
+    write = _fit("ddr_write_efficiency", _rates(rows, "L2S", "GDMA_MATRIX"),
+                 ddr_bytes_per_cycle)
+    tensor_loads = _rates(rows, "S2L", "GDMA_TENSOR")
+    tensor = _fit("gdma_tensor_efficiency", tensor_loads, read.value * ddr_bytes_per_cycle)
+    copy = _fit("ddr_copy_efficiency", [int(r["bytes"]) / int(r["cycles"]) for r in rows
+                                        if r["engine"] == "GDMA" and r["direction"] == "S2S"
+                                        and r["bytes"] and int(r["cycles"]) > 0],
+                ddr_bytes_per_cycle)
+    return [read, write, tensor, copy]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m tpusim.calibration.fit TPU_MLIR_DATA_DIR\n")
+        return 2
+    for fit in fit_dma(Path(args[0])):
+        sys.stdout.write(fit.toml() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""`tpusim validate` and `tpusim fit`: tpusim against its references."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tpusim.calibration.fit import fit_dma
+from tpusim.calibration.validate import (
+    article_rows,
+    command_errors,
+    run_cases,
+    summarise,
+    vendor_commands,
+)
+from tpusim.cli.text import format_study, format_table
+from tpusim.errors import ModelError
+from tpusim.hw.chip import load_chip
+from tpusim.outputs import dumps_json
+
+
+def _data(args: argparse.Namespace) -> Path:
+    folder = Path(args.data)
+    if not (folder / "micro" / "cases.csv").is_file():
+        raise ModelError(f"{folder}: not tpu-mlir's output folder (no micro/cases.csv in it)")
+    return folder
+
+
+def _stats_rows(table: dict[str, dict[str, float]]) -> list[list[str]]:
+    return [[name, str(s["n"]), f"{100 * s['median']:.1f}", f"{100 * s['p90']:.1f}",
+             f"{100 * s['worst']:.1f}"] + ([f"{100 * s['count_match']:.0f}"]
+                                          if "count_match" in s else [])
+            for name, s in table.items() if s.get("n")]
+
+
+def validate(args: argparse.Namespace) -> int:
+    chip = load_chip(args.chip)
+    folder = _data(args)
+    results = run_cases(folder, chip)
+    cases = summarise(results)
+    commands = command_errors(results, vendor_commands(folder))
+    article = article_rows(chip) if not args.no_article else []
+    if args.json:
+        sys.stdout.write(dumps_json({"chip": chip.name, "cases": cases, "commands": commands,
+                                     "article": article}))
+        return 0
+    header = ["", "n", "median %", "p90 %", "worst %"]
+    out = sys.stdout
+    out.write(f"single-operator cases against tpu-mlir's cost model ({chip.name})\n")
+    out.write(format_table(header, _stats_rows({"all cases": cases["all"]})))
+    out.write("\nby operator class\n" + format_table(header, _stats_rows(cases["by_class"])))
+    out.write("\nby precision\n" + format_table(header, _stats_rows(cases["by_mode"])))
+    out.write("\nper command, where tpusim issues as many of the class as the vendor "
+              "(paired in order)\n")
+    out.write(format_table([*header, "counts agree %"], _stats_rows(commands)))
+    if article:
+        out.write("\n" + format_study({"model": "swin-t", "chip": chip.name, "batch": 1,
+                                       "rows": article}))
+    return 0
+
+
+def fit(args: argparse.Namespace) -> int:
+    for found in fit_dma(_data(args)):
+        sys.stdout.write(found.toml() + "\n")
+    return 0
