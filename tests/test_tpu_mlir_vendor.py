@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -44,21 +45,17 @@ def _mismatch(reason: str):
 
 # (case, what the kernels issue now against the vendor profile, as measured)
 COUNTS = [
-    pytest.param("add_wt_1x3136x96__INT8__f32_io_cast", marks=_mismatch(
-        "TIU per layer: Cast_16 1 vs 3, Add_17 1 vs 3 (the vendor cuts 49 lane rows of "
-        "3136x96 into 3 AR commands)")),
+    "add_wt_1x3136x96__INT8__f32_io_cast",
     "conv3x3s1_64x56x56_64__F32__stripped",
-    pytest.param("conv7x7s2_3x224x224_64__F16__f32_io_cast", marks=_mismatch(
-        "TIU: Conv2D_19 2 vs 24 (per slice the vendor's 3-IC conv issues LANE_BC x3, "
-        "DISTRIBUTE_BC, AR x3, SG, LANE_COPY x2, PorD before the CONV)")),
-    pytest.param("layernorm_1x3136x96__BF16__f32_io_cast", marks=_mismatch(
-        "TIU: LayerNorm_19 7 vs 17 (PorD x4, AR x9, SFU, FUSED_CMP, LANE_BC x2)")),
+    "conv7x7s2_3x224x224_64__F16__f32_io_cast",
+    "layernorm_1x3136x96__BF16__f32_io_cast",
     "matmul_64x256x512__F16__f32_io_cast",
     "matmul_64x256x512__F16__stripped",
     "permute_win_1x8x7x8x7x96__F16__stripped",
     pytest.param("softmax_64x3x49x49__INT8__f32_io_cast", marks=_mismatch(
-        "TIU: Softmax_15 6 vs 3528 (the vendor loops 147 n-rows of the SMALL_C layout, 24 "
-        "commands each)")),
+        "TIU: Softmax_15 23 vs 3528: the vendor lays 64x3x49x49 out SMALL_C (147 x 64 x 49) and "
+        "loops over the 147 rows, 24 commands each; tpusim keeps the 4-D layout and issues "
+        "the 23-command softmax once per slice (totals 134377 vs 125410 cycles, +7 %)")),
 ]
 TOTALS = [c if isinstance(c, str) else c.values[0] for c in COUNTS]
 
@@ -116,10 +113,11 @@ def test_comparison_tables(chip) -> None:
 
 
 def test_worst_ratio_is_the_farthest_from_one(chip) -> None:
-    ours, vendor = runs("add_wt_1x3136x96__INT8__f32_io_cast", chip)
+    ours, vendor = runs("softmax_64x3x49x49__INT8__f32_io_cast", chip)
     ar = next(k for k in compare_vendor(ours, vendor).kinds if k.kind == "AR")
-    assert len(ar.layer_ratios) == 2
-    assert ar.worst_ratio == min(ar.layer_ratios) and ar.worst_ratio <= 1 / 3
+    assert len(ar.layer_ratios) == 3
+    assert ar.worst_ratio == max(ar.layer_ratios, key=lambda r: abs(math.log(r)))
+    assert ar.worst_ratio < 1
 
 
 def test_both_runs_in_one_trace(chip) -> None:

@@ -142,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tpusim: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `tpusim ... | head`): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: say so briefly, keep the traceback for those who ask
         if os.environ.get("TPUSIM_DEBUG"):
             traceback.print_exc()

@@ -103,8 +103,8 @@ def _(work: Pool, chip: Chip) -> float:
 
 @work_cycles.register
 def _(work: Broadcast, chip: Chip) -> float:
-    if work.kind != "LANE_BC":
-        return 1.0
+    if work.kind not in ("LANE_BC", "LANE_COPY"):
+        return 1.0  # a constant into place
     return float(work.rows * _cdiv(work.w, chip.eu_num(work.dtype)))
 
 

@@ -127,8 +127,8 @@ class Pool:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Copies a row across lanes (LANE_BC, one EU group of a `w`-wide row per cycle, for each
-    of `rows` rows) or a constant into place (STATIC_BC, DISTRIBUTE_BC: one cycle)."""
+    """Copies rows across lanes (LANE_BC, LANE_COPY: one EU group of a `w`-wide row per cycle,
+    for each of `rows` rows) or a constant into place (STATIC_BC, DISTRIBUTE_BC: one cycle)."""
 
     rows: int
     w: int

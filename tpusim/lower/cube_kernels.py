@@ -16,7 +16,17 @@ from tpusim.ir.dtypes import DType
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import OpKind
 from tpusim.ir.shapes import matmul_dims
-from tpusim.lower.commands import Conv, Direction, Dma, MatMul, Pool, TiuWork
+from tpusim.lower.commands import (
+    Arith,
+    Broadcast,
+    Conv,
+    Direction,
+    Dma,
+    Lookup,
+    MatMul,
+    Pool,
+    TiuWork,
+)
 from tpusim.lower.kernels import KernelPlan, Tile, load, store
 from tpusim.lower.layout import dma_rows, lane_bytes
 from tpusim.lower.sequences import bias_add, requant
@@ -104,7 +114,8 @@ def matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
 
         def make(sizes: tuple[int, ...]) -> Tile:
             r = sizes[0]
-            a_bytes = lane_bytes((1, r, k, 1), dt, chip)
+            # MM broadcasts each left row to every lane, so each lane holds the whole chunk
+            a_bytes = r * k * 4 if width else lane_bytes((1, r, k, 1), dt, chip)
             acc = lane_bytes((1, r, n, 1), DType.INT32, chip) if dt is DType.INT8 else 0
             return Tile((left(r),), tuple(cube(r, 1)), (output(r),),
                         a_bytes + out_bytes(r) + acc)
@@ -135,24 +146,35 @@ def matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
                       max_tile=1 if width else None, serial=bool(width))
 
 
-def conv_work(x_shape: tuple[int, ...], w_shape: tuple[int, ...], out: tuple[int, ...],
-              group: int, dt: DType, chip: Chip) -> TiuWork:
-    """The TIU instruction of one convolution tile.
+def conv_works(x_shape: tuple[int, ...], w_shape: tuple[int, ...], out: tuple[int, ...],
+               group: int, dt: DType, chip: Chip) -> tuple[list[TiuWork], list[TiuWork]]:
+    """The TIU instructions of a convolution: (once per kernel, per tile).
 
     A depthwise conv is a PorD (int8 taps accumulate at the int32 rate), except with at most
     32 channels at F16/BF16/INT8, where the backend issues a one-channel CONV. A conv with
     fewer input channels than the cube reduces per step folds its kernel rows into the input
-    channels (tpu-mlir's 3-IC optimisation for a network's first layer)."""
+    channels (tpu-mlir's 3-IC optimisation for a network's first layer): it first rearranges
+    the weights once (distribute, 3 AR, a lookup, 2 lane copies) and the input of every tile
+    (3 lane broadcasts and a 14-tap PorD over the output's EU groups)."""
     n, oc, oh, ow = out
     ic, kh, kw = w_shape[1], w_shape[2], w_shape[3]
     if group == x_shape[1] == oc and group > 1:
         if dt is not DType.F32 and oc <= chip.npu_count // 2:
-            return Conv(n, oc, oh, ow, 1, kh, kw, dt)
-        return Pool(n, oc, oh, ow, kh * kw, DType.INT32 if dt is DType.INT8 else dt,
-                    "depthwise")
+            return [], [Conv(n, oc, oh, ow, 1, kh, kw, dt)]
+        return [], [Pool(n, oc, oh, ow, kh * kw, DType.INT32 if dt is DType.INT8 else dt,
+                         "depthwise")]
     if ic * kh <= chip.ic_num(dt) and ic < chip.ic_num(dt):
-        ic, kh = ic * kh, 1
-    return Conv(n, oc, oh, ow, ic, kh, kw, dt)
+        eu = chip.eu_num(dt)
+        once: list[TiuWork] = [
+            Broadcast(1, 1, dt, "DISTRIBUTE_BC"), Arith(1, 1, 1, eu, dt, "3ic", 2),
+            Arith(1, 1, 1, eu, dt, "3ic"), Arith(1, 1, 1, eu, dt, "3ic"),
+            Lookup(1, 1, 1, 1, dt), Broadcast(7, eu, dt, "LANE_COPY"),
+            Broadcast(7, eu, dt, "LANE_COPY")]
+        pixels = n * oh * ow
+        prepare: list[TiuWork] = [Broadcast(4, pixels, dt), Broadcast(4, pixels, dt),
+                                  Broadcast(8, pixels, dt), Pool(1, 1, 1, pixels, 14, dt, "3ic")]
+        return once, [*prepare, Conv(n, oc, oh, ow, ic * kh, 1, kw, dt)]
+    return [], [Conv(n, oc, oh, ow, ic, kh, kw, dt)]
 
 
 def conv(op: Op, g: Graph, chip: Chip) -> KernelPlan:
@@ -172,10 +194,13 @@ def conv(op: Op, g: Graph, chip: Chip) -> KernelPlan:
     kh, kw = op.attr("kernel") if pool else w.shape[2:]
     per_oc = 0 if pool else w.shape[1] * kh * kw
 
+    prologue = [] if pool else conv_works(x.shape, w.shape, out.shape, op.attr("group", 1), dt,
+                                          chip)[0]
+
     def works(view: tuple[int, int, int, int]) -> list[TiuWork]:
         if pool:
             return [Pool(*view, kh * kw, dt, op.kind.value[:3].lower())]
-        found = [conv_work(x.shape, w.shape, view, op.attr("group", 1), dt, chip)]
+        found = conv_works(x.shape, w.shape, view, op.attr("group", 1), dt, chip)[1]
         return found + (bias_add(view, dt) + requant(view, False) if dt is DType.INT8 else [])
 
     def input_rows(nt: int, iht: int) -> tuple[int, int]:
@@ -199,7 +224,8 @@ def conv(op: Op, g: Graph, chip: Chip) -> KernelPlan:
                         (store(out.name, batch * oct_, oh_full * ow * out.dtype.bytes),), lmem)
 
         held = (load(x.name, *input_rows(batch, ih)),)
-        return KernelPlan((oc,), held, whole_in, make_chunk, max_tile=chip.npu_count)
+        return KernelPlan((oc,), held, whole_in, make_chunk, max_tile=chip.npu_count,
+                          prologue=tuple(prologue))
 
     held: list = []
     held_bytes = 0
@@ -218,7 +244,7 @@ def conv(op: Op, g: Graph, chip: Chip) -> KernelPlan:
         return Tile((load(x.name, *input_rows(nt, iht)),), tuple(works(view)),
                     (store(out.name, nt * oc, oht * ow * out.dtype.bytes),), lmem)
 
-    return KernelPlan((batch, oh_full), tuple(held), held_bytes, make)
+    return KernelPlan((batch, oh_full), tuple(held), held_bytes, make, prologue=tuple(prologue))
 
 
-__all__ = ["conv", "conv_work", "matmul", "mm_lane_width"]
+__all__ = ["conv", "conv_works", "matmul", "mm_lane_width"]

@@ -18,7 +18,7 @@ from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import ELEMENTWISE, VIEWS, OpKind
 from tpusim.lower import sequences
 from tpusim.lower.commands import Arith, Direction, Dma, MatMul, Pool, TiuWork
-from tpusim.lower.cube_kernels import conv_work
+from tpusim.lower.cube_kernels import conv_works
 from tpusim.lower.layout import dma_rows, lane_bytes, lane_view, transfer
 
 Shape = tuple[int, ...]
@@ -62,8 +62,9 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> l
     if kind is OpKind.MATMUL:
         return _matmul(op, g, ins, out)
     if kind is OpKind.CONV2D:
-        works = [conv_work(ins[0], g.tensors[op.inputs[1]].shape, out, op.attr("group", 1),
-                           g.tensors[op.inputs[0]].dtype, chip)]
+        once, each = conv_works(ins[0], g.tensors[op.inputs[1]].shape, out,
+                                op.attr("group", 1), g.tensors[op.inputs[0]].dtype, chip)
+        works = once + each  # a group's kernel repeats its preparation for every slice
         if g.tensors[op.inputs[0]].dtype is DType.INT8:
             works += sequences.requant(out, local=True)
         return works

@@ -33,8 +33,9 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip, local: bool) -> li
     if op.attr("lut"):
         return [Lookup(*view, dtype)]
     if kind in (OpKind.ADD, OpKind.SUB, OpKind.MUL) and dtype is DType.INT8:
-        # int8 arithmetic runs at the int16 rate; the global kernel rescales in extra passes
-        count = 1 if local else (2 if kind is OpKind.MUL else 3)
+        # int8 arithmetic runs at the int16 rate, rescaling its operands in extra passes
+        # (vendor: 3 ARs for an add, 2 for a mul, alone or in a group)
+        count = 2 if kind is OpKind.MUL else 3
         return [ar(1, INT16) for _ in range(count)]
     if kind is OpKind.DIV:
         return [ar(chip.ar_divide_passes, F32)]
@@ -143,9 +144,10 @@ def layernorm(n: int, c: int, rows: int, w: int, dtype: DType, chip: Chip,
     mean = _row_reduce(n, c, rows, w, dtype, eu, "mean", local)
     after_reduce = [] if local else [stat(1)]
     broadcast = Broadcast(2, w, dtype)
+    widen = [full(1)] if dtype is DType.BF16 else []  # bf16 statistics go through f32 once more
     return [full(2), *mean, *after_reduce, full(2), full(2), full(2), *mean, *after_reduce,
             Special(n, c, rows, 1, dtype, "rsqrt", aligned=True), stat(2, "FUSED_CMP"),
-            stat(1), full(1), broadcast, full(2), broadcast, full(2)]
+            *widen, stat(1), full(1), broadcast, full(2), broadcast, full(2)]
 
 
 def pool_reduce(n: int, c: int, length: int, dtype: DType, op: str, chip: Chip) -> list[TiuWork]:
