@@ -17,7 +17,7 @@ from tpusim.ir.dtypes import DType
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import ELEMENTWISE, VIEWS, OpKind
 from tpusim.lower import sequences
-from tpusim.lower.commands import Arith, Direction, Dma, MatMul, Pool, TiuWork
+from tpusim.lower.commands import Arith, Broadcast, Direction, Dma, MatMul, Pool, TiuWork
 from tpusim.lower.cube_kernels import conv_works
 from tpusim.lower.layout import dma_rows, lane_bytes, lane_view, transfer
 
@@ -78,7 +78,11 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> l
         rows = max(1, h * w // length)  # rows reduced inside each lane channel
         if kind is OpKind.LAYERNORM:
             return sequences.layernorm(n, c, rows, length, dtype, chip, local=True)
-        return sequences.softmax(n, c, rows, length, dtype, chip)
+        # the local softmax kernel loops over n, one constant set up per pass (vendor: 147
+        # passes of 24 commands over a 147 x 64 x 49 SMALL_C slice)
+        one = [Broadcast(1, 1, dtype, "STATIC_BC"),
+               *sequences.softmax(1, c, rows, length, dtype, chip)]
+        return one * n
     if kind in (OpKind.REDUCE_MEAN, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX):
         n, c, h, w = lane_view(ins[0])
         return sequences.pool_reduce(n, c, h * w, dtype, kind.value[6:].lower(), chip)
