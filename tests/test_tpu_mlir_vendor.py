@@ -2,8 +2,7 @@
 tpusim records, the comparison tables, `tpusim run --vendor-profile`, bad files.
 
 Issue 8 asks for equal TIU and GDMA command counts per layer and totals within 15 % of the
-vendor's; where the kernels do not match yet the tests are strict xfails that state what was
-measured (they fail as soon as the kernels match: then remove the mark).
+vendor's, on every fixture.
 """
 
 from __future__ import annotations
