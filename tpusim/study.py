@@ -45,8 +45,8 @@ class StudyRow:
 
     def to_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {"precision": self.precision,
-                               "before_ms": round(self.before.total_ms, 4),
-                               "after_ms": round(self.after.total_ms, 4),
+                               "before_ms": round(self.before.total_ms, 6),
+                               "after_ms": round(self.after.total_ms, 6),
                                "speedup": round(self.speedup, 4)}
         ref = self.reference
         if ref:
@@ -85,6 +85,6 @@ def ablation(graph: Graph, chip: Chip, precisions: list[str]) -> list[dict[str, 
              if members != (name,)]  # a step that is one option is listed once, as the option
     for name, members, is_step in [*steps, *((n, (n,), False) for n in OPTIONS)]:
         opts = after.switched(members, False)
-        times = {p: round(run_one(graph, chip, p, opts).total_ms, 4) for p in precisions}
+        times = {p: round(run_one(graph, chip, p, opts).total_ms, 6) for p in precisions}
         rows.append({"off": name, "options": list(members), "ms": times, "step": is_step})
     return rows
