@@ -18,6 +18,7 @@ from tpusim.errors import SimulationError
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Command, Dma, Engine, Program
 from tpusim.sim.ddr import DdrBus
+from tpusim.sim.waits import check_waits
 
 
 @dataclass(slots=True)
@@ -41,15 +42,9 @@ class Record:
 
 
 def check_dependencies(program: Program) -> None:
-    """Reject waits that can never be met, before simulating (they would hang the engines)."""
-    for engine in Engine:
-        others = len(program.queue(engine.other))
-        for cmd in program.queue(engine):
-            if not 0 <= cmd.dep <= others:
-                raise SimulationError(
-                    f"{engine.value} command {cmd.id} (layer {_layer(program, cmd)}) waits for "
-                    f"{engine.other.value} command {cmd.dep}, which does not exist "
-                    f"({others} are queued)")
+    """Reject waits that can never be met - on a command that does not exist, or in a cycle -
+    before simulating (they would stop the engines), naming the commands and their layers."""
+    check_waits(program.tiu, program.gdma, lambda cmd: f" (layer {_layer(program, cmd)})")
 
 
 def _layer(program: Program, cmd: Command) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from tpusim.cost.gdma import dma_cost
 from tpusim.cost.tiu import tiu_ns
-from tpusim.errors import SimulationError
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Command, Dma
+from tpusim.sim.waits import stall_error
 
 
 def _duration(cmd: Command, chip: Chip, cache: dict) -> float:
@@ -33,20 +33,18 @@ def replay_ns(tiu: list[Command], gdma: list[Command], chip: Chip) -> float:
     i = j = 0
     while i < len(tiu) or j < len(gdma):
         moved = False
-        while i < len(tiu) and tiu[i].dep <= j:
+        while i < len(tiu) and 0 <= tiu[i].dep <= j:
             dep = tiu[i].dep
             start = max(tiu_end[i], gdma_end[dep] + sync_tiu if dep else 0.0)
             tiu_end[i + 1] = start + _duration(tiu[i], chip, cache)
             i += 1
             moved = True
-        while j < len(gdma) and gdma[j].dep <= i:
+        while j < len(gdma) and 0 <= gdma[j].dep <= i:
             dep = gdma[j].dep
             start = max(gdma_end[j], tiu_end[dep] + sync_gdma if dep else 0.0)
             gdma_end[j + 1] = start + _duration(gdma[j], chip, cache)
             j += 1
             moved = True
-        if not moved:
-            raise SimulationError(f"deadlock: TIU command {i + 1} waits for GDMA command "
-                                  f"{tiu[i].dep}; GDMA command {j + 1} waits for TIU command "
-                                  f"{gdma[j].dep}")
+        if not moved:  # a wait on a missing command, or a cycle of waits
+            raise stall_error(tiu, gdma, i, j)
     return max(tiu_end[-1], gdma_end[-1])
