@@ -139,6 +139,9 @@ _STR_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "str"}
 _FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency", "gdma_tensor_efficiency",
               "ddr_copy_efficiency"}
 _MAY_BE_ZERO = {"tiu_startup_cycles", "gdma_startup_cycles", "sync_latency_cycles"}
+# Beyond these a value describes no chip, and simulated times would lose all precision (or
+# overflow): clocks of 1e-300 MHz, bandwidths of 1e300 GB/s.
+_SMALLEST, _LARGEST = 1e-6, 1e15
 
 
 def _check(chip: Chip) -> str | None:
@@ -155,6 +158,9 @@ def _check(chip: Chip) -> str | None:
             return f"field {name!r} must be >= 0, got {value!r}"
         if name not in _MAY_BE_ZERO and value <= 0:
             return f"field {name!r} must be > 0, got {value!r}"
+        if value > _LARGEST or (name not in _MAY_BE_ZERO and value < _SMALLEST):
+            low = 0 if name in _MAY_BE_ZERO else _SMALLEST
+            return f"field {name!r} must be between {low:g} and {_LARGEST:g}, got {value!r}"
     if chip.lmem_bytes_per_npu % chip.lmem_banks:
         return "lmem_bytes_per_npu must be a multiple of lmem_banks"
     if chip.eu_bytes < 4:

@@ -47,7 +47,8 @@ def matmul_permute_split(graph: Graph) -> Graph:
         shape = graph.tensors[perm.outputs[0]].shape
         pairs = []
         for s in consumers[perm.outputs[0]]:
-            squeeze = consumers[s.outputs[0]][0] if uses.get(s.outputs[0]) == 1 else None
+            readers = consumers.get(s.outputs[0], [])  # none when it is a graph output
+            squeeze = readers[0] if uses.get(s.outputs[0]) == 1 and readers else None
             if (s.kind is not K.SLICE or not _only_axis0_unit_slice(s, shape) or squeeze is None
                     or squeeze.kind is not K.SQUEEZE or tuple(squeeze.attr("axes")) != (0,)):
                 break

@@ -57,8 +57,11 @@ class DdrBus:
         if generation != self._generation:
             return  # a newer schedule replaced this one
         self._advance()
+        now = self.env.now
         for done, entry in list(self._active.items()):
-            if entry[0] <= _DONE_NS:
+            # done: what is left is rounding, or too little for the clock to advance by at
+            # all this late in a long run (waiting for it again would wake at `now` forever)
+            if entry[0] <= _DONE_NS or now + entry[0] / entry[2] == now:
                 del self._active[done]
                 done.succeed()
         self._reschedule()
