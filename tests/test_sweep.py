@@ -31,9 +31,9 @@ def compiles(monkeypatch):
     work.clear_caches()
     seen = []
 
-    def counting(graph, chip, precision, opt):
+    def counting(graph, chip, precision, opt, **kwargs):
         seen.append(chip)
-        return compile(graph, chip, precision, opt)
+        return compile(graph, chip, precision, opt, **kwargs)
 
     monkeypatch.setattr(work, "compile", counting)
     return seen

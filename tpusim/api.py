@@ -12,6 +12,7 @@ from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.ir.stats import macs
 from tpusim.ir.verify import verify
+from tpusim.limits import MAX_COMMANDS, check_bound
 from tpusim.lower.commands import Program
 from tpusim.lower.program import lower
 from tpusim.options import Options, parse_options
@@ -21,24 +22,28 @@ from tpusim.sim.engine import Record, Simulation
 
 
 def compile(graph: Graph, chip: Chip | str = "bm1684x", precision: str = "f16",
-            opt: str | Options | None = None, io: str = "f32") -> Program:
+            opt: str | Options | None = None, io: str = "f32",
+            max_commands: int = MAX_COMMANDS) -> Program:
     """Compile a graph for a chip at a precision into TIU and GDMA command queues.
 
     `opt` is "after" (default: every optimisation), "before" (none), a comma list of
     optimisation names, or an `Options`. `io` is the dtype of the model's inputs and outputs:
-    "f32" (tpu-mlir's deploy default) or "native" (the precision's own dtype)."""
+    "f32" (tpu-mlir's deploy default) or "native" (the precision's own dtype). Lowering stops
+    with a CompileError once the program would hold more than `max_commands` commands."""
+    check_bound("max_commands", max_commands)
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
     precision = parse_precision(precision)
     options = parse_options(opt)
     verify(graph)
     rewritten = run_passes(graph, options, precision)
     typed = verify(assign_precision(rewritten, precision, io))
-    program = lower(typed, chip, precision, options)
+    program = lower(typed, chip, precision, options, max_commands)
     program.options = options
     return program
 
 
-def load_program(path: str | Path, chip: Chip | str = "bm1684x") -> Program:
+def load_program(path: str | Path, chip: Chip | str = "bm1684x",
+                 max_commands: int = MAX_COMMANDS) -> Program:
     """A program tpu-mlir already compiled (`*_final.mlir`, or gzipped), ready to simulate as
     compiled: its global layers, groups, slices and dtypes are the file's; no pass and no
     grouping runs. The file must be compiled for the chip profile's chip."""
@@ -54,7 +59,8 @@ def load_program(path: str | Path, chip: Chip | str = "bm1684x") -> Program:
     if (module.chip or "").lower() != chip.name.lower():
         raise ModelError(f"{path}: compiled for chip {module.chip or '(not named)'}, but the "
                          f"chip profile is {chip.name}")
-    return lower_imported(import_final_mlir(module, str(path)), chip)
+    return lower_imported(import_final_mlir(module, str(path)), chip,
+                          check_bound("max_commands", max_commands))
 
 
 @dataclass

@@ -8,6 +8,7 @@ every entry whose simulated time moved more than the tolerance from a baseline.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,13 @@ from typing import Any
 
 from tpusim.api import compile, simulate
 from tpusim.calibration.micro import Case, case_graph
-from tpusim.errors import ModelError
+from tpusim.errors import ModelError, TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip, load_chip
+from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS
+from tpusim.options import parse_options
+from tpusim.passes.precision import parse_precision
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,47 +50,115 @@ class Suite:
     entries: tuple[Entry, ...]
 
 
+_FIELD_TYPES = {"name": str, "precision": str, "opt": str, "batch": int, "model": str,
+                "op": str, "shapes": str, "attrs": str, "io": str}
+_SUITE_KEYS = ("chip", "tolerance", "entry")
+
+
 def read_suite(path: str | Path) -> Suite:
+    """A suite file, checked field by field: every problem names the file and the entry."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ModelError(f"cannot read benchmark suite {path}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ModelError(f"cannot read benchmark suite {path}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"benchmark suite {path} is not valid TOML: {exc}") from None
-    entries = []
-    fields = set(Entry.__dataclass_fields__)
-    for i, item in enumerate(raw.get("entry", [])):
-        unknown = sorted(set(item) - fields)
-        if unknown:
-            raise ModelError(f"{path}: entry {i + 1} has unknown field {unknown[0]!r}")
-        if "name" not in item or "precision" not in item or not (item.get("model")
-                                                                  or item.get("op")):
-            raise ModelError(f"{path}: entry {i + 1} needs a name, a precision and a model "
-                             "or an op")
-        entries.append(Entry(**item))
+    unknown = sorted(set(raw) - set(_SUITE_KEYS))
+    if unknown:
+        raise ModelError(f"{path}: unknown key {unknown[0]!r} (expected {', '.join(_SUITE_KEYS)})")
+    chip = raw.get("chip", "bm1684x")
+    if not isinstance(chip, str):
+        raise ModelError(f"{path}: 'chip' must be a chip name or profile path, got {chip!r}")
+    tolerance = raw.get("tolerance", 0.001)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
+            or not 0 <= tolerance < float("inf"):
+        raise ModelError(f"{path}: 'tolerance' must be a number >= 0, got {tolerance!r}")
+    items = raw.get("entry", [])
+    if not isinstance(items, list):
+        raise ModelError(f"{path}: 'entry' must be an array of tables ([[entry]])")
+    entries = tuple(_entry(path, i, item) for i, item in enumerate(items))
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise ModelError(f"{path}: entry names repeat")
-    return Suite(raw.get("chip", "bm1684x"), float(raw.get("tolerance", 0.001)), tuple(entries))
+    return Suite(chip, float(tolerance), entries)
 
 
-def run_entry(entry: Entry, chip: Chip) -> dict[str, Any]:
+def _entry(path: Path, i: int, item: Any) -> Entry:
+    where = f"{path}: entry {i + 1}"
+    if not isinstance(item, dict):
+        raise ModelError(f"{where} must be a table ([[entry]]), got {item!r}")
+    unknown = sorted(set(item) - set(_FIELD_TYPES))
+    if unknown:
+        raise ModelError(f"{where} has unknown field {unknown[0]!r}")
+    if "name" not in item or "precision" not in item or not (item.get("model")
+                                                             or item.get("op")):
+        raise ModelError(f"{where} needs a name, a precision and a model or an op")
+    for key, value in item.items():
+        wanted = _FIELD_TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "an integer" if wanted is int else "a string"
+            raise ModelError(f"{where}: {key!r} must be {kind}, got {value!r}")
+    if item.get("batch", 1) < 1:
+        raise ModelError(f"{where}: 'batch' must be >= 1, got {item['batch']}")
+    try:  # the settings, checked now rather than after the entries before them have run
+        parse_precision(item["precision"])
+        parse_options(item.get("opt", "after"))
+    except TpusimError as exc:
+        raise ModelError(f"{where} ({item['name']}): {exc}") from None
+    if item.get("io", "f32") not in ("f32", "native"):
+        raise ModelError(f"{where} ({item['name']}): 'io' must be f32 or native, "
+                         f"got {item['io']!r}")
+    return Entry(**item)
+
+
+def read_baseline(path: str | Path) -> dict[str, Any]:
+    """A baseline written by `tpusim bench --save`, checked before it is compared with."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ModelError(f"cannot read baseline {path}: {reason}") from None
+    except ValueError as exc:
+        raise ModelError(f"baseline {path} is not valid JSON: {exc}") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise ModelError(f"{path}: not a benchmark baseline (no 'entries' object)")
+    for name, entry in entries.items():
+        ms = entry.get("total_ms") if isinstance(entry, dict) else None
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)):
+            raise ModelError(f"{path}: entry {name!r} has no numeric 'total_ms'")
+    return data
+
+
+def _graph(entry: Entry) -> Graph:
     if entry.model:
-        graph = load_model(entry.model, entry.batch)
-    else:
-        graph = case_graph(Case(entry.name, entry.precision.upper(), "", entry.op,
-                                entry.shapes, entry.attrs, 0, 0, 0, 0, 0, False))
-    program = compile(graph, chip, entry.precision, entry.opt, entry.io)
+        return load_model(entry.model, entry.batch)
+    case = Case(entry.name, entry.precision.upper(), "", entry.op, entry.shapes, entry.attrs,
+                0, 0, 0, 0, 0, False)
+    try:
+        return case_graph(case)
+    except TpusimError as exc:
+        raise ModelError(f"benchmark entry {entry.name!r}: {exc}") from None
+    except (IndexError, KeyError, TypeError, ValueError):  # shapes or attrs that do not parse
+        raise ModelError(f"benchmark entry {entry.name!r}: cannot build operator {entry.op!r} "
+                         f"from shapes {entry.shapes!r} and attrs {entry.attrs!r}") from None
+
+
+def run_entry(entry: Entry, chip: Chip, max_commands: int = MAX_COMMANDS) -> dict[str, Any]:
+    program = compile(_graph(entry), chip, entry.precision, entry.opt, entry.io, max_commands)
     result = simulate(program, chip)
     return {"total_ms": round(result.total_ms, 6), "tiu_commands": len(program.tiu),
             "gdma_commands": len(program.gdma), "groups": len(program.groups)}
 
 
-def run_suite(suite: Suite, chip: Chip | None = None) -> dict[str, Any]:
+def run_suite(suite: Suite, chip: Chip | None = None,
+              max_commands: int = MAX_COMMANDS) -> dict[str, Any]:
     chip = chip or load_chip(suite.chip)
     return {"chip": chip.name, "tolerance": suite.tolerance,
-            "entries": {e.name: run_entry(e, chip) for e in suite.entries}}
+            "entries": {e.name: run_entry(e, chip, max_commands) for e in suite.entries}}
 
 
 def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:

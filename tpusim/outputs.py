@@ -1,4 +1,11 @@
-"""Writing outputs whole or not at all: files go to a temporary name and are renamed."""
+"""Writing outputs whole or not at all: files go to a temporary name and are renamed.
+
+Every file tpusim writes goes through `staged_directory` (a run's set of files) or
+`write_atomic` (one file), so an interrupted or failed run leaves each file as it was or
+complete, never half written; a run that fails before writing leaves nothing behind, not even
+the directories `--out` named. `check_writable` lets the command line refuse an output
+directory it could never write before it spends minutes simulating.
+"""
 
 from __future__ import annotations
 
@@ -19,39 +26,81 @@ def dumps_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
+def _cannot(target: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write to {target}: {exc.strerror or exc}")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest directory above `path` that exists (scratch space goes there, so a failed
+    run creates no directory the user named)."""
+    path = path.absolute()
+    return next(parent for parent in path.parents if parent.exists())  # the root exists
+
+
+def check_writable(path: str | Path, is_file: bool = False) -> None:
+    """An OutputError if the directory `path` (or with `is_file`, the file `path`) could not be
+    created or written; checked before a run spends minutes on what it would write there."""
+    target = Path(path)
+    if target.exists() and not (target.is_file() if is_file else target.is_dir()):
+        kind = "not a regular file" if is_file else "not a directory"
+        raise OutputError(f"cannot write to {target}: it is {kind}")
+    base = target if target.is_dir() else _existing_ancestor(target)
+    if not base.is_dir():
+        raise OutputError(f"cannot write to {target}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {target}: permission denied in {base}")
+
+
 @contextmanager
 def staged_directory(target: Path) -> Iterator[Path]:
     """Yield a scratch directory; on success its files replace those in `target` one by one
     (each rename is atomic). On failure nothing in `target` changes."""
     target = Path(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        if target.exists() and not target.is_dir():
+            raise NotADirectoryError(20, "it is not a directory")
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.",
+                                        dir=_existing_ancestor(target)))
     except OSError as exc:
-        raise OutputError(f"cannot write to {target}: {exc.strerror or exc}") from None
+        raise _cannot(target, exc) from None
     try:
         yield scratch
-        target.mkdir(exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
         for item in sorted(scratch.rglob("*")):
             if item.is_file():
                 dest = target / item.relative_to(scratch)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(item, dest)
     except OSError as exc:
-        raise OutputError(f"cannot write to {target}: {exc.strerror or exc}") from None
+        raise _cannot(target, exc) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` then rename tmp to `path`."""
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` with a temporary path next to `path`, then rename it to `path`; on
+    any failure `path` is left as it was and the temporary file removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        if path.exists() and not path.is_file():  # a directory, a device: never replaced
+            raise IsADirectoryError(21, "it is not a regular file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _cannot(path, exc) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_figure(fig: Any, path: str | Path, **options: Any) -> None:
+    """`fig.savefig` through `write_atomic`, in the format the path's suffix names, without
+    timestamps (the same figure gives the same bytes)."""
+    path = Path(path)
+    meta = {"Software": None} if path.suffix.lower() == ".png" else {"Date": None}
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".").lower()
+                                               or None, metadata=meta, **options))

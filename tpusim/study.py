@@ -11,6 +11,7 @@ from typing import Any
 from tpusim.api import Result, compile, simulate
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS
 from tpusim.options import OPTIONS, STUDY_STEPS, Options, parse_options
 
 if sys.version_info >= (3, 11):
@@ -63,21 +64,24 @@ class StudyRow:
         return row
 
 
-def run_one(graph: Graph, chip: Chip, precision: str, opts: Options) -> Result:
-    result = simulate(compile(graph, chip, precision, opts), chip)
+def run_one(graph: Graph, chip: Chip, precision: str, opts: Options,
+            max_commands: int = MAX_COMMANDS) -> Result:
+    result = simulate(compile(graph, chip, precision, opts, max_commands=max_commands), chip)
     result.info["opt"] = opts.label()
     return result
 
 
 def before_after(graph: Graph, chip: Chip, precisions: list[str], model: str,
-                 batch: int) -> list[StudyRow]:
+                 batch: int, max_commands: int = MAX_COMMANDS) -> list[StudyRow]:
     refs = reference_ms(model, chip.name, batch)
     before, after = parse_options("before"), parse_options("after")
-    return [StudyRow(p, run_one(graph, chip, p, before), run_one(graph, chip, p, after),
-                     refs.get(p, {})) for p in precisions]
+    return [StudyRow(p, run_one(graph, chip, p, before, max_commands),
+                     run_one(graph, chip, p, after, max_commands), refs.get(p, {}))
+            for p in precisions]
 
 
-def ablation(graph: Graph, chip: Chip, precisions: list[str]) -> list[dict[str, Any]]:
+def ablation(graph: Graph, chip: Chip, precisions: list[str],
+             max_commands: int = MAX_COMMANDS) -> list[dict[str, Any]]:
     """Time with everything on but one optimisation (or one of the article's steps) off."""
     after = parse_options("after")
     rows = []
@@ -85,6 +89,7 @@ def ablation(graph: Graph, chip: Chip, precisions: list[str]) -> list[dict[str, 
              if members != (name,)]  # a step that is one option is listed once, as the option
     for name, members, is_step in [*steps, *((n, (n,), False) for n in OPTIONS)]:
         opts = after.switched(members, False)
-        times = {p: round(run_one(graph, chip, p, opts).total_ms, 6) for p in precisions}
+        times = {p: round(run_one(graph, chip, p, opts, max_commands).total_ms, 6)
+                 for p in precisions}
         rows.append({"off": name, "options": list(members), "ms": times, "step": is_step})
     return rows

@@ -14,6 +14,23 @@ from collections.abc import Sequence
 
 from tpusim import __version__
 from tpusim.errors import TpusimError
+from tpusim.limits import MAX_COMMANDS
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _max_commands(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-commands", type=_positive_int, default=MAX_COMMANDS, metavar="N",
+                   help=f"stop compiling a program beyond N commands (default {MAX_COMMANDS:,}"
+                        ", a few GB of memory)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--unknown-ops", choices=("error", "fallback"), default="error",
                        help="ONNX operators tpusim does not know: stop with an error (default) "
                             "or cost them as memory-bound element-wise work, with a warning")
+        _max_commands(p)
 
     opt_help = ("optimisations: after (all, the default), before (none), or a comma list of "
                 "names or steps (see `tpusim compare --ablation`)")
@@ -91,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--save", help="write the results as a new baseline here")
     bench.add_argument("--check", metavar="BASELINE",
                        help="exit 1, naming every entry whose time moved beyond the tolerance")
+    _max_commands(bench)
 
     def study_args(p: argparse.ArgumentParser) -> None:  # sweep and sensitivity
         model_args(p)

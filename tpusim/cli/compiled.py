@@ -32,7 +32,7 @@ def run_compiled(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnknownOperatorWarning)
-        program = load_program(args.model, chip)
+        program = load_program(args.model, chip, args.max_commands)
     for w in caught:
         if issubclass(w.category, UnknownOperatorWarning):
             sys.stderr.write(f"tpusim: warning: {w.message}\n")

@@ -40,7 +40,8 @@ def _warning_lines(call: Callable[[], T]) -> T:
 def _common(args: argparse.Namespace) -> dict:
     return {"chip": load_chip(args.chip), "precision": args.precision, "opt": args.opt,
             "batch": args.batch, "recompile": args.recompile, "executor": args.executor,
-            "workers": args.workers, "progress": args.progress, "unknown_ops": args.unknown_ops}
+            "workers": args.workers, "progress": args.progress, "unknown_ops": args.unknown_ops,
+            "max_commands": args.max_commands}
 
 
 def _finish(result: SweepResult, written: str) -> int:

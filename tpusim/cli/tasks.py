@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -18,14 +17,18 @@ from tpusim.frontend.load import load_model
 from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import field_names, list_chips, load_chip
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS
 from tpusim.options import parse_options
-from tpusim.outputs import dumps_json
+from tpusim.outputs import check_writable, dumps_json
 from tpusim.passes.precision import parse_precision
 from tpusim.profile.comparison import changes_text, save_comparison
 from tpusim.sim.replay import bare_replay
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    for name in ("out", "save"):  # refuse an output place that can never be written, up front
+        if getattr(args, name, None):
+            check_writable(getattr(args, name), is_file=args.command == "bench")
     return {"run": run, "compare": compare, "chips": chips, "speed": speed,
             "bench": bench, "sweep": studies.sweep,
             "sensitivity": studies.sensitivity, "validate": calibrate.validate,
@@ -34,17 +37,17 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def bench(args: argparse.Namespace) -> int:
     """Run a benchmark suite; with --check, exit 1 naming every entry that moved."""
-    from tpusim.bench import check, read_suite, run_suite
+    from tpusim.bench import check, read_baseline, read_suite, run_suite
     from tpusim.outputs import write_atomic
 
     suite = read_suite(args.suite)
-    results = run_suite(suite, load_chip(args.chip) if args.chip else None)
+    results = run_suite(suite, load_chip(args.chip) if args.chip else None, args.max_commands)
     text = dumps_json(results)
     for path in (args.out, args.save):
         if path:
             write_atomic(Path(path), lambda tmp: tmp.write_text(text))
     if args.check:
-        baseline = json.loads(Path(args.check).read_text(encoding="utf-8"))
+        baseline = read_baseline(Path(args.check))
         problems = check(results, baseline, suite.tolerance)
         for line in problems:
             sys.stdout.write(f"moved: {line}\n")
@@ -69,10 +72,11 @@ def _load(args: argparse.Namespace) -> Graph:
     return graph
 
 
-def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after") -> Result:
+def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
+              max_commands: int = MAX_COMMANDS) -> Result:
     chip = load_chip(chip_name)
     options = parse_options(opt)
-    result = simulate(compile(graph, chip, precision, options), chip)
+    result = simulate(compile(graph, chip, precision, options, max_commands=max_commands), chip)
     result.info["batch"] = _batch(graph)
     result.info["opt"] = options.label()
     return result
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.vendor_profile:
         raise TpusimError("--vendor-profile goes with a program tpu-mlir compiled "
                           "(*_final.mlir), not with a model tpusim compiles")
-    result = _simulate(_load(args), args.chip, args.precision, args.opt)
+    result = _simulate(_load(args), args.chip, args.precision, args.opt, args.max_commands)
     if args.out:
         result.save(Path(args.out))
     if args.json:
@@ -110,8 +114,8 @@ def compare(args: argparse.Namespace) -> int:
     graph = _load(args)
     chip = load_chip(args.chip)
     model = Path(args.model).stem if args.model.endswith((".onnx", ".mlir")) else args.model
-    rows = study.before_after(graph, chip, precisions, model, _batch(graph))
-    ablation = study.ablation(graph, chip, precisions) if args.ablation else []
+    rows = study.before_after(graph, chip, precisions, model, _batch(graph), args.max_commands)
+    ablation = study.ablation(graph, chip, precisions, args.max_commands) if args.ablation else []
     diffs = {}
     if args.out:
         for row in rows:

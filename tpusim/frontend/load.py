@@ -7,26 +7,35 @@ from pathlib import Path
 from tpusim.errors import ModelError
 from tpusim.frontend.models import build_model
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_OPS, MAX_TENSOR_ELEMENTS, check_bound, check_model_size
 
 
-def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error") -> Graph:
+def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
+               max_ops: int = MAX_OPS, max_elements: int = MAX_TENSOR_ELEMENTS) -> Graph:
     """A built-in model by name, or a graph read from an .onnx file.
 
     `batch` defaults to 1 for built-in models and to the file's own batch for files;
-    `unknown_ops` ("error" or "fallback") is for ONNX files (see `load_onnx`).
+    `unknown_ops` ("error" or "fallback") is for ONNX files (see `load_onnx`). A graph with
+    more than `max_ops` operators or a tensor of more than `max_elements` elements is refused
+    (tpusim.limits).
     """
     if batch is not None and batch < 1:
         raise ModelError(f"batch size must be >= 1, got {batch}")
+    check_bound("max_ops", max_ops)
+    check_bound("max_elements", max_elements)
     looks_like_path = spec.endswith((".onnx", ".mlir")) or "/" in spec or "\\" in spec
     if not looks_like_path:
-        return build_model(spec, batch or 1)
+        graph = build_model(spec, batch or 1)
+        return check_model_size(graph, f"model {spec!r} at batch {batch or 1}", max_ops,
+                                max_elements)
     path = Path(spec)
     if not path.is_file():
         raise ModelError(f"model file not found: {spec}")
     if path.suffix.lower() == ".onnx":
         from tpusim.frontend.onnx_import import load_onnx
 
-        return load_onnx(path, batch, unknown_ops)
+        graph = load_onnx(path, batch, unknown_ops, max_ops)
+        return check_model_size(graph, spec, max_ops, max_elements)
     if spec.lower().endswith((".mlir", ".mlir.gz")):
         raise ModelError(f"{spec}: a program tpu-mlir already compiled cannot be compiled "
                          "again; `tpusim run` (tpusim.load_program) simulates it as compiled")

@@ -10,6 +10,7 @@ canonicalisation folds into a constant tensor (its shape is all timing needs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,12 +42,20 @@ def evaluate(node: Node, args: Args, opset: int) -> list[np.ndarray] | None:
 
 
 def _too_big(shape: Sequence[int]) -> bool:
-    return int(np.prod([max(0, int(d)) for d in shape], dtype=np.int64)) > MAX_ELEMENTS
+    return math.prod(max(0, int(d)) for d in shape) > MAX_ELEMENTS  # exact: no int64 wrap
 
 
 def _one(fn: Callable[..., np.ndarray]) -> _Eval:
-    """An evaluator of a single-output operator from a function of the input arrays."""
-    return lambda node, args, opset: [np.asarray(fn(*[a for a in args if a is not None]))]
+    """An evaluator of a single-output operator from a function of the input arrays; not
+    computed when the inputs broadcast to more than MAX_ELEMENTS elements."""
+
+    def run(node: Node, args: Args, opset: int) -> list[np.ndarray] | None:
+        arrays = [np.asarray(a) for a in args if a is not None]
+        if _too_big(np.broadcast_shapes(*(a.shape for a in arrays))):
+            return None
+        return [np.asarray(fn(*arrays))]
+
+    return run
 
 
 def _tensor_value(t: Any) -> np.ndarray:
@@ -123,7 +132,12 @@ def _concat(node: Node, args: Args, opset: int) -> list[np.ndarray]:
 
 def _gather(node: Node, args: Args, opset: int) -> list[np.ndarray]:
     x, idx = np.asarray(args[0]), np.asarray(args[1]).astype(np.int64)
-    return [np.take(x, idx, axis=node.attr("axis", 0))]
+    axis = node.attr("axis", 0)
+    if -x.ndim <= axis < x.ndim:  # (a bad axis is left for np.take to report)
+        a = axis % x.ndim
+        if _too_big([*x.shape[:a], *idx.shape, *x.shape[a + 1:]]):
+            return None
+    return [np.take(x, idx, axis=axis)]
 
 
 def _slice(node: Node, args: Args, opset: int) -> list[np.ndarray]:
@@ -153,7 +167,8 @@ def _tile(node: Node, args: Args, opset: int) -> list[np.ndarray] | None:
 
 def _range(node: Node, args: Args, opset: int) -> list[np.ndarray] | None:
     start, limit, delta = (np.asarray(a).reshape(-1)[0] for a in args[:3])
-    if delta == 0 or (limit - start) / delta > MAX_ELEMENTS:
+    if delta == 0 or not np.isfinite((limit - start) / delta) \
+            or (limit - start) / delta > MAX_ELEMENTS:
         return None
     return [np.arange(start, limit, delta, dtype=np.asarray(args[0]).dtype)]
 

@@ -47,6 +47,7 @@ from tpusim.ir.graph import Graph, Op, Tensor, TensorKind
 from tpusim.ir.ops import OpKind
 from tpusim.ir.shapes import infer
 from tpusim.ir.verify import verify
+from tpusim.limits import MAX_OPS
 
 UNKNOWN_OPS = ("error", "fallback")
 # Operators tpusim does not model whose output has their first input's shape: the fallback
@@ -65,8 +66,9 @@ class UnknownOperatorWarning(UserWarning):
 
 
 def load_onnx(path: str | Path | Any, batch: int | None = None,
-              unknown_ops: str = "error") -> Graph:
-    """The canonical tpusim graph of an ONNX model (a file path or an onnx.ModelProto)."""
+              unknown_ops: str = "error", max_ops: int = MAX_OPS) -> Graph:
+    """The canonical tpusim graph of an ONNX model (a file path or an onnx.ModelProto).
+    A file of more than `max_ops` nodes is refused before any is converted."""
     from tpusim.passes.canonicalize import canonicalize
     from tpusim.passes.rebatch import rebatch
 
@@ -76,6 +78,9 @@ def load_onnx(path: str | Path | Any, batch: int | None = None,
     if batch is not None and batch < 1:
         raise ModelError(f"batch size must be >= 1, got {batch}")
     model, where = _read(path)
+    if len(model.graph.node) > max_ops:
+        raise ModelError(f"{where}: {len(model.graph.node):,} nodes, more than the bound of "
+                         f"{max_ops:,} (max_ops)")
     graph, file_batch = _Importer(model, where, batch).run()
     graph = _check_operators(canonicalize(graph), where, unknown_ops)
     if batch is not None and file_batch is not None and batch != file_batch:

@@ -16,6 +16,7 @@ from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import VIEWS
 from tpusim.ir.stats import op_macs
+from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Layer, Program
 from tpusim.lower.global_layer import emit_copies, emit_global
 from tpusim.lower.group_layer import emit_group
@@ -39,7 +40,8 @@ def _macs(graph: Graph, op: Op) -> int:
         return 0
 
 
-def lower_imported(model: ImportedModel, chip: Chip) -> ImportedProgram:
+def lower_imported(model: ImportedModel, chip: Chip,
+                   max_commands: int = MAX_COMMANDS) -> ImportedProgram:
     graph = model.graph
     program = ImportedProgram(model.name, chip.name, model.mode.lower(), graph=graph,
                               mode=model.mode)
@@ -56,7 +58,7 @@ def lower_imported(model: ImportedModel, chip: Chip) -> ImportedProgram:
                                     lmem_bytes=group.lmem_bytes if group else 0))
         if layer.vendor_id is not None:
             program.vendor_layers[layer.vendor_id] = index
-    streams = Streams(program)
+    streams = Streams(program, max_commands)
     for step in model.steps:
         if isinstance(step, GroupPlan):
             step.estimate_ns = group_estimate_ns(step, graph, chip)

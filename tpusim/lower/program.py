@@ -7,6 +7,7 @@ from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import VIEWS
 from tpusim.ir.stats import op_macs
+from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Layer, Program
 from tpusim.lower.global_layer import emit_copies, emit_global
 from tpusim.lower.group_layer import emit_group
@@ -26,23 +27,26 @@ def _emit_global_op(streams: Streams, index: int, op: Op, graph: Graph, chip: Ch
         layer.tiles = 0
 
 
-def global_op_ns(op: Op, graph: Graph, chip: Chip) -> float:
+def global_op_ns(op: Op, graph: Graph, chip: Chip, max_commands: int = MAX_COMMANDS) -> float:
     """Time of one op run alone as a global layer (the grouping search's price of an op)."""
-    scratch = Program(op.name, chip.name, "")
-    _emit_global_op(Streams(scratch), 0, op, graph, chip, Layer(op.name, op.kind.value))
+    scratch = Program(f"op {op.name!r} as a global layer", chip.name, "")
+    _emit_global_op(Streams(scratch, max_commands), 0, op, graph, chip,
+                    Layer(op.name, op.kind.value))
     return replay_ns(scratch.tiu, scratch.gdma, chip)
 
 
-def lower(graph: Graph, chip: Chip, precision: str, opts: Options | None = None) -> Program:
-    """Layer groups and global layers, in graph order, as two command queues."""
+def lower(graph: Graph, chip: Chip, precision: str, opts: Options | None = None,
+          max_commands: int = MAX_COMMANDS) -> Program:
+    """Layer groups and global layers, in graph order, as two command queues (a CompileError
+    once they would hold more than `max_commands` commands)."""
     opts = opts or Options()
     program = Program(graph.name, chip.name, precision, graph=graph)
-    streams = Streams(program)
+    streams = Streams(program, max_commands)
     cache: dict[str, float] = {}
 
     def price(op: Op) -> float:
         if op.name not in cache:
-            cache[op.name] = global_op_ns(op, graph, chip)
+            cache[op.name] = global_op_ns(op, graph, chip, max_commands)
         return cache[op.name]
 
     for segment in form_groups(graph, chip, opts, price):

@@ -11,6 +11,7 @@ from typing import Any
 
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS, check_bound
 from tpusim.sweep.execute import ExecutorSpec, ProgressLine, ProgressSpec, run_tasks
 from tpusim.sweep.params import (
     COMPILER_SETTINGS,
@@ -31,7 +32,7 @@ def sweep(model: str | Graph, grid: Mapping[str, Sequence[Any]], *,
           chip: Chip | str = "bm1684x", precision: str = "f16", opt: str = "after",
           batch: int | None = None, recompile: bool = False, executor: ExecutorSpec = None,
           workers: int | None = None, progress: ProgressSpec = None,
-          unknown_ops: str = "error") -> SweepResult:
+          unknown_ops: str = "error", max_commands: int = MAX_COMMANDS) -> SweepResult:
     """Simulate `model` at every point of the cross product of `grid`'s values (the first
     parameter outermost), e.g. `{"ddr_gbps": [32, 64, 128], "tiu_mhz": [500, 1000]}`.
 
@@ -41,20 +42,22 @@ def sweep(model: str | Graph, grid: Mapping[str, Sequence[Any]], *,
     `recompile`. `executor`: "process" (default: every local core), "serial",
     "dask://HOST:PORT" or any concurrent.futures-style executor. `progress`: True for a line on
     stderr, or a callable taking `Progress`; None shows the line when stderr is a terminal.
-    Ctrl-C stops the sweep and returns the finished points with `interrupted` set."""
+    Ctrl-C stops the sweep and returns the finished points with `interrupted` set.
+    `max_commands` bounds each compiled program (tpusim.limits)."""
     base = chip if isinstance(chip, Chip) else load_chip(chip)
     params = [check_name(name) for name in grid]
     axes = {name: check_values(name, list(grid[name]), base) for name in params}
     settings = [dict(zip(params, combo)) for combo in itertools.product(*axes.values())]
     return _run(model, base, params, axes, settings, Setting(precision, opt, batch), recompile,
-                executor, workers, progress, unknown_ops)
+                executor, workers, progress, unknown_ops, max_commands)
 
 
 def run_points(model: str | Graph, settings: Sequence[Mapping[str, Any]], *,
                chip: Chip | str = "bm1684x", precision: str = "f16", opt: str = "after",
                batch: int | None = None, recompile: bool = False,
                executor: ExecutorSpec = None, workers: int | None = None,
-               progress: ProgressSpec = None, unknown_ops: str = "error") -> SweepResult:
+               progress: ProgressSpec = None, unknown_ops: str = "error",
+               max_commands: int = MAX_COMMANDS) -> SweepResult:
     """Like `sweep`, for any list of points: each a mapping of parameter -> value, where a
     parameter a point leaves out keeps the base chip's value or the fixed setting."""
     base = chip if isinstance(chip, Chip) else load_chip(chip)
@@ -68,7 +71,7 @@ def run_points(model: str | Graph, settings: Sequence[Mapping[str, Any]], *,
     if not typed:
         raise SweepError("a sweep needs at least one point")
     return _run(model, base, params, None, typed, Setting(precision, opt, batch), recompile,
-                executor, workers, progress, unknown_ops)
+                executor, workers, progress, unknown_ops, max_commands)
 
 
 def model_label(model: str | Graph) -> str:
@@ -78,7 +81,8 @@ def model_label(model: str | Graph) -> str:
 
 
 def plan(model: str | Graph, points: list[Point], base: Chip, recompile: bool,
-         unknown_ops: str) -> tuple[list[Task], dict[int, int]]:
+         unknown_ops: str, max_commands: int = MAX_COMMANDS
+         ) -> tuple[list[Task], dict[int, int]]:
     """One task per distinct compiler-relevant setting, in order of first use, and the task
     (program) each point runs on."""
     tasks: dict[tuple, Task] = {}
@@ -88,7 +92,7 @@ def plan(model: str | Graph, points: list[Point], base: Chip, recompile: bool,
         if key not in tasks:
             compile_chip = base.replace(**dict(point.compile_changes(recompile)))
             tasks[key] = Task(len(tasks), model, point.batch, unknown_ops, point.precision,
-                              point.options, compile_chip.to_dict())
+                              point.options, compile_chip.to_dict(), max_commands=max_commands)
         task = tasks[key]
         task.variants.append((point.index, base.replace(**dict(point.chip_changes)).to_dict()))
         program_of[point.index] = task.program
@@ -98,15 +102,16 @@ def plan(model: str | Graph, points: list[Point], base: Chip, recompile: bool,
 def _run(model: str | Graph, base: Chip, params: list[str], axes: dict[str, list] | None,
          settings: list[dict[str, Any]], fixed: Setting, recompile: bool,
          executor: ExecutorSpec, workers: int | None, progress: ProgressSpec,
-         unknown_ops: str) -> SweepResult:
+         unknown_ops: str, max_commands: int = MAX_COMMANDS) -> SweepResult:
     start = time.perf_counter()
+    check_bound("max_commands", max_commands)
     points = make_points(settings, params, base, fixed)
     if isinstance(model, Graph) and any(p.batch is not None for p in points):
         raise SweepError("batch can be set only for a model given by name or file")
     for batch in sorted({p.batch or 0 for p in points}):  # load errors surface before any work
         if not isinstance(model, Graph):
             load_graph(model, batch or None, unknown_ops)
-    tasks, program_of = plan(model, points, base, recompile, unknown_ops)
+    tasks, program_of = plan(model, points, base, recompile, unknown_ops, max_commands)
     label = model_label(model)
     line = ProgressLine(f"sweep {label}") if _show(progress) else None
     report = line if line is not None else (progress if callable(progress) else None)

@@ -12,6 +12,7 @@ from typing import Any
 
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS
 from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.tables import format_table
 from tpusim.sweep.execute import ExecutorSpec, ProgressSpec
@@ -129,7 +130,8 @@ def sensitivity(model: str | Graph, params: Sequence[str] | None = None, delta: 
                 chip: Chip | str = "bm1684x", precision: str = "f16", opt: str = "after",
                 batch: int | None = None, recompile: bool = False,
                 executor: ExecutorSpec = None, workers: int | None = None,
-                progress: ProgressSpec = None, unknown_ops: str = "error") -> SensitivityResult:
+                progress: ProgressSpec = None, unknown_ops: str = "error",
+                max_commands: int = MAX_COMMANDS) -> SensitivityResult:
     """Move each parameter (chip fields, DEFAULT_PARAMS if none given) by -delta and +delta
     of its value, one at a time, and rank the parameters by how much the total time moves.
     The points run as a sweep (see `sweep` for the other arguments)."""
@@ -151,7 +153,7 @@ def sensitivity(model: str | Graph, params: Sequence[str] | None = None, delta: 
         settings += [{name: low}, {name: high}]
     result = run_points(model, settings, chip=base, precision=precision, opt=opt, batch=batch,
                         recompile=recompile, executor=executor, workers=workers,
-                        progress=progress, unknown_ops=unknown_ops)
+                        progress=progress, unknown_ops=unknown_ops, max_commands=max_commands)
     ms = {row["point"]: row["total_ms"] for row in result.rows}
     entries = []
     for i, name in enumerate(names):

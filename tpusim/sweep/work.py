@@ -20,6 +20,7 @@ from tpusim.api import Result, compile, simulate
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph
+from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Program
 from tpusim.options import Options
 
@@ -40,6 +41,7 @@ class Task:
     options: Options
     compile_chip: dict[str, Any]  # Chip fields
     variants: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (point, fields)
+    max_commands: int = MAX_COMMANDS  # the compiler's bound (tpusim.limits)
 
 
 @dataclass
@@ -115,11 +117,13 @@ def _program(task: Task) -> tuple[Program, bool]:
         warnings.simplefilter("ignore")
         graph = load_graph(task.model, task.batch, task.unknown_ops)
     # Keyed by the graph object itself (held in the entry, so its id cannot be reused).
-    key = (id(graph), task.precision, task.options, tuple(sorted(task.compile_chip.items())))
+    key = (id(graph), task.precision, task.options, tuple(sorted(task.compile_chip.items())),
+           task.max_commands)
     kept = _programs.get(key)
     if kept is not None and kept[0] is graph:
         return kept[1], False
-    program = compile(graph, Chip(**task.compile_chip), task.precision, task.options)
+    program = compile(graph, Chip(**task.compile_chip), task.precision, task.options,
+                      max_commands=task.max_commands)
     _programs.put(key, (graph, program))
     return program, True
 
