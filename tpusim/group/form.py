@@ -3,6 +3,18 @@
 Maximal runs of local-capable ops (broken by global ops) are partitioned by dynamic
 programming on estimated time: an op alone costs its global-layer time, a run of two or more
 costs its group estimate (`estimate.py`) at the best slicing that fits local memory.
+
+What happens to ops that do not fit local memory (the rule, in order):
+
+1. A group is formed only at a slicing whose buffers fit the chip's local memory. A run of ops
+   that fits at no slicing the search tries is never formed (its cost is infinite), and no
+   longer run containing it is tried either: its ops fall back to smaller groups or run as
+   global layers. No error is raised for a group that cannot fit.
+2. A global layer cuts its op into the fewest tiles that fit (`lower.global_layer.
+   choose_tiles`), down to single rows of every dimension the kernel may split.
+3. A global op that does not fit even so - its held weights alone exceed a lane's local
+   memory, or one row of every operand does - is a `CompileError` naming the op and what it
+   needs. Nothing is simulated, and the command line exits with code 2.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ import json
 import re
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tpusim.outputs import write_atomic
 from tpusim.profile.colors import (
     DDR_COLOR,
     GLOBAL_LAYER_COLORS,
@@ -193,5 +195,5 @@ def timeline_html(results: Sequence[Result], labels: Sequence[str] = (),
 
 def write_html(results: Result | Sequence[Result], path: Any, **options: Any) -> None:
     runs = [results] if not isinstance(results, Sequence) else results
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(timeline_html(runs, **options))
+    text = timeline_html(runs, **options)
+    write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))

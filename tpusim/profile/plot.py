@@ -20,6 +20,7 @@ from matplotlib.patches import Patch
 
 from tpusim.cost.tiu import uarch_rate
 from tpusim.errors import TpusimError
+from tpusim.outputs import save_figure
 from tpusim.profile.colors import (
     DDR_COLOR,
     GLOBAL_LAYER_COLORS,
@@ -160,8 +161,7 @@ def _plot(results: Sequence[Result], titles: Sequence[str], path: Path, t0: floa
             if i < n - 1:
                 ax2.set_xlabel("")  # the shared axis is named once, at the bottom
         fig.tight_layout()
-        meta = {"Software": None} if path.suffix == ".png" else {"Date": None}
-        fig.savefig(path, metadata=meta)
+        save_figure(fig, path)
         plt.close(fig)
 
 

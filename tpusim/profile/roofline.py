@@ -30,6 +30,7 @@ from tpusim.cost.tiu import useful_ops
 from tpusim.errors import TpusimError
 from tpusim.ir.dtypes import DType
 from tpusim.lower.commands import TiuWork
+from tpusim.outputs import save_figure
 from tpusim.profile.colors import GROUP_COLOR
 
 if TYPE_CHECKING:
@@ -201,6 +202,5 @@ def plot_roofline(result: Result, path: Path, by: str = "unit", title: str = "")
         if handles:
             ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.09, top=0.94)  # tight_layout
-        meta = {"Software": None} if path.suffix == ".png" else {"Date": None}
-        fig.savefig(path, metadata=meta)
+        save_figure(fig, path)
         plt.close(fig)

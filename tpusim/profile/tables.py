@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tpusim.outputs import write_atomic
 from tpusim.profile.kpis import engine_rows, kpis
 from tpusim.profile.summary import group_rows, kind_rows, layer_rows
 
@@ -109,10 +110,14 @@ def _layer_type(kind: str, group: int) -> str:
 
 def write_csv(path: Path, table: tuple[list[str], list[list[Any]]]) -> None:
     header, rows = table
-    with path.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(header)
-        out.writerows(rows)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f, lineterminator="\n")
+            out.writerow(header)
+            out.writerows(rows)
+
+    write_atomic(path, write)
 
 
 def summary_json(result: Result) -> dict[str, Any]:

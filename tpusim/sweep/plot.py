@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from tpusim.outputs import save_figure
+
 if TYPE_CHECKING:
     from tpusim.sweep.result import SweepResult
     from tpusim.sweep.sensitivity import SensitivityResult
@@ -22,8 +24,7 @@ _STYLE = {"svg.hashsalt": "tpusim", "font.size": 9}
 
 def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
-    meta = {"Software": None} if path.suffix == ".png" else {"Date": None}
-    fig.savefig(path, metadata=meta)  # no timestamps: the same study gives the same file
+    save_figure(fig, path)  # no timestamps: the same study gives the same file
 
 
 def _label(name: str, value: Any) -> str:
