@@ -134,3 +134,25 @@ def test_constant_arithmetic_that_would_not_fit_memory_is_not_computed():
              const("idx", np.arange(1 << 10, dtype=n)), const("count", np.array([1 << 20], n))]
     g = load_onnx(model(nodes, {"x": [1, 1]}, {"y": None}, inits))
     assert g.tensors[g.outputs[0]].shape == (1, 1)
+
+
+def test_a_global_op_beyond_the_bound_is_refused_before_its_tiles_are_listed(chip):
+    """The tile list of one global layer was built whole before the first command was
+    queued: a corrupted benchmark shape made it a MemoryError."""
+    from small_graphs import chain
+
+    graph = chain((2**34, 64), [tpusim.ir.OpKind.RELU])
+    start = time.perf_counter()
+    with pytest.raises(CompileError, match=r"op 'op0': 1,048,576 tiles, more than the bound of "
+                                           r"1,000 commands \(max_commands\)"):
+        tpusim.compile(graph, chip, "f32", max_commands=1000)
+    assert time.perf_counter() - start < 2
+
+
+def test_benchmark_operators_are_checked_like_models(chip):
+    from tpusim.bench import Entry, run_entry
+
+    entry = Entry("mm", "f16", op="MatMul", shapes="[1,4294967296,256]x[256,512](weight)")
+    with pytest.raises(ModelError, match=r"^benchmark entry 'mm': tensor 'matmul' "
+                                         r"\[1, 4294967296, 512\] has .* \(max_elements\)$"):
+        run_entry(entry, chip)

@@ -59,8 +59,8 @@ def load_program(path: str | Path, chip: Chip | str = "bm1684x",
     if (module.chip or "").lower() != chip.name.lower():
         raise ModelError(f"{path}: compiled for chip {module.chip or '(not named)'}, but the "
                          f"chip profile is {chip.name}")
-    return lower_imported(import_final_mlir(module, str(path)), chip,
-                          check_bound("max_commands", max_commands))
+    check_bound("max_commands", max_commands)
+    return lower_imported(import_final_mlir(module, str(path), max_commands), chip, max_commands)
 
 
 @dataclass

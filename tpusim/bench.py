@@ -20,7 +20,7 @@ from tpusim.errors import ModelError, TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
-from tpusim.limits import MAX_COMMANDS
+from tpusim.limits import MAX_COMMANDS, check_model_size
 from tpusim.options import parse_options
 from tpusim.passes.precision import parse_precision
 
@@ -139,12 +139,13 @@ def _graph(entry: Entry) -> Graph:
     case = Case(entry.name, entry.precision.upper(), "", entry.op, entry.shapes, entry.attrs,
                 0, 0, 0, 0, 0, False)
     try:
-        return case_graph(case)
+        graph = case_graph(case)
     except TpusimError as exc:
         raise ModelError(f"benchmark entry {entry.name!r}: {exc}") from None
     except (IndexError, KeyError, TypeError, ValueError):  # shapes or attrs that do not parse
         raise ModelError(f"benchmark entry {entry.name!r}: cannot build operator {entry.op!r} "
                          f"from shapes {entry.shapes!r} and attrs {entry.attrs!r}") from None
+    return check_model_size(graph, f"benchmark entry {entry.name!r}")
 
 
 def run_entry(entry: Entry, chip: Chip, max_commands: int = MAX_COMMANDS) -> dict[str, Any]:

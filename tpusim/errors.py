@@ -7,7 +7,16 @@ from __future__ import annotations
 
 
 class TpusimError(Exception):
-    """Base of every error caused by the user's input rather than by a bug in tpusim."""
+    """Base of every error caused by the user's input rather than by a bug in tpusim.
+
+    Its message is one line: a name read from a damaged file may hold a newline or other
+    control characters, which show escaped ("\\n", "\\x11")."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ChipProfileError(TpusimError):

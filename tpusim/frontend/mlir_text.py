@@ -9,12 +9,10 @@ except attribute values tpusim does not use, which are kept as text (`OpaqueAttr
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tpusim.errors import ModelError
 from tpusim.frontend.mlir_attrs import AttrParser
 from tpusim.frontend.mlir_model import (
     FuncArg,
@@ -23,21 +21,14 @@ from tpusim.frontend.mlir_model import (
     MlirOp,
     TensorType,
 )
+from tpusim.frontend.text_files import read_text
 
 __all__ = ["parse_final_mlir", "read_final_mlir"]
 
 
 def read_final_mlir(path: str | Path) -> MlirModule:
     """Parse a `*_final.mlir` file; `.gz` files are read through gzip."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read this MLIR file ({exc})") from None
-    return parse_final_mlir(text, str(path))
+    return parse_final_mlir(read_text(path, "MLIR file"), str(path))
 
 
 def parse_final_mlir(text: str, source: str = "<text>") -> MlirModule:

@@ -116,7 +116,23 @@ def _read(path: str | Path | Any) -> tuple[Any, str]:
     if not model.ir_version or not model.HasField("graph") or not model.graph.output:
         raise ModelError(f"{where}: not an ONNX model (no graph with outputs; "
                          "the file may be truncated or of another kind)")
+    _check_names(model, where)
     return model, where
+
+
+def _check_names(model: Any, where: str) -> None:
+    """Names and operator types are text; protobuf hands over bytes that are not UTF-8 as
+    bytes, which no later step expects."""
+    g = model.graph
+    named = [("input", vi.name) for vi in [*g.input, *g.output, *g.value_info]]
+    named += [("initializer", t.name) for t in g.initializer]
+    for i, n in enumerate(g.node):
+        named += [(f"node {i + 1}", text) for text in (n.name, n.op_type, n.domain,
+                                                        *n.input, *n.output)]
+    for what, text in named:
+        if not isinstance(text, str):
+            raise ModelError(f"{where}: {what} has a name or type that is not UTF-8 text "
+                             f"({text[:40]!r}; a corrupted file?)")
 
 
 def _check_operators(graph: Graph, where: str, unknown_ops: str) -> Graph:
@@ -204,6 +220,9 @@ class _Importer:
         self.used = {i for n in nodes for i in n.inputs} | {o.name for o in g.output}
         file_batch = self._read_inputs()
         for node in nodes:
+            if not node.op_type or not any(node.outputs):
+                raise ModelError(f"{self.where}: node {node.name!r} has no "
+                                 f"{'output' if node.op_type else 'operator type'}")
             self._check_inputs(node)
             try:
                 if self._evaluate(node):

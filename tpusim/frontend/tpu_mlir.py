@@ -15,6 +15,7 @@ vendor profile can be laid beside tpusim's timeline layer by layer.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from tpusim.frontend.tpu_mlir_slices import (
 from tpusim.group.plan import Compute, GroupPlan, GroupType, Row, Secs, Transfer
 from tpusim.ir.graph import Graph, Op, Tensor, TensorKind
 from tpusim.ir.ops import OpKind
+from tpusim.limits import MAX_COMMANDS
 
 __all__ = ["ImportedLayer", "ImportedModel", "import_final_mlir"]
 
@@ -73,10 +75,12 @@ class ImportedModel:
     unknown: list[Op] = field(default_factory=list)  # ops costed by the Opaque fallback
 
 
-def import_final_mlir(module: MlirModule, source: str = "<final.mlir>") -> ImportedModel:
+def import_final_mlir(module: MlirModule, source: str = "<final.mlir>",
+                      max_commands: int = MAX_COMMANDS) -> ImportedModel:
     """The program of a parsed final.mlir. Operators tpusim has no rule for get the Opaque
-    fallback and one `UnknownOperatorWarning` naming them."""
-    importer = _Importer(source)
+    fallback and one `UnknownOperatorWarning` naming them. A group of more loop iterations
+    than `max_commands` (each is a command at least) is refused before they are listed."""
+    importer = _Importer(source, max_commands)
     funcs = module.program_funcs()
     if not funcs:
         raise ModelError(f"{source}: no compiled function (only 'main', or none at all)")
@@ -112,8 +116,8 @@ class _Names:
 
 
 class _Importer:
-    def __init__(self, source: str) -> None:
-        self.source = source
+    def __init__(self, source: str, max_commands: int = MAX_COMMANDS) -> None:
+        self.source, self.max_commands = source, max_commands
         self.tensors: dict[str, Tensor] = {}
         self.ops: list[Op] = []
         self.inputs: list[str] = []
@@ -233,6 +237,12 @@ class _GroupBuilder:
             raise ModelError(f"{im.where(self.group.op)}: unknown group_type "
                              f"{attrs.group_type}")
         loops = max(1, attrs.loop_count)
+        secs = (attrs.nsecs, attrs.csecs, attrs.dsecs, attrs.hsecs, attrs.wsecs)
+        iterations = math.prod(max(1, s) for s in secs)
+        if iterations > im.max_commands:
+            raise ModelError(f"{im.where(self.group.op)}: {iterations:,} slices (nsecs x csecs "
+                             f"x dsecs x hsecs x wsecs), more than the bound of "
+                             f"{im.max_commands:,} commands (max_commands)")
         for op in self.group.ops:
             if op.ginfo.stage not in (0, 1, 2):
                 raise ModelError(f"{im.where(op)}: stage {op.ginfo.stage} (tpusim runs "
@@ -273,6 +283,9 @@ class _GroupBuilder:
         stored = self.local.get(op.operands[0]) if op.operands else None
         if stored is None:
             raise ModelError(f"{self.im.where(op)}: tpu.Store writes a value not defined before")
+        if stored not in self.rules:  # it has no slices to store
+            raise ModelError(f"{self.im.where(op)}: tpu.Store writes {op.operands[0]}, which "
+                             "the group neither loads nor computes")
         layer = self.im.layer(op, self.index, "store_")
         self.local[op.results[0]] = self.im.tensor(op.loc_name or layer, op.result_types[0],
                                                    self.im.where(op))

@@ -14,6 +14,7 @@ from itertools import product
 from tpusim.errors import CompileError
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Op
+from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Engine
 from tpusim.lower.kernels import KernelPlan, Move, Tile
 from tpusim.lower.stream import Streams
@@ -26,8 +27,11 @@ def _split(size: int, parts: int) -> list[tuple[int, int]]:
     return [*pieces, (size % step, 1)] if size % step else pieces
 
 
-def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
-    """The fewest tiles (split outermost dims first) whose buffers fit local memory."""
+def choose_tiles(plan: KernelPlan, chip: Chip, op: Op,
+                 max_tiles: int = MAX_COMMANDS) -> list[tuple[int, ...]]:
+    """The fewest tiles (split outermost dims first) whose buffers fit local memory; a
+    CompileError if they are more than `max_tiles` (each is a command at least), before the
+    list of them is built."""
     budget = chip.lmem_bytes_per_npu - plan.held_bytes
     if budget <= 0:
         raise CompileError(f"op {op.name!r}: its weights need {plan.held_bytes} bytes per lane, "
@@ -58,6 +62,10 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
             parts[axis] = mid
             lo, hi = (lo, mid) if fits(parts) else (mid + 1, hi)
         parts[axis] = lo
+        count = math.prod(sum(n for _, n in _split(s, p)) for s, p in zip(plan.dims, parts))
+        if count > max_tiles:
+            raise CompileError(f"op {op.name!r}: {count:,} tiles, more than the bound of "
+                               f"{max_tiles:,} commands (max_commands)")
         per_axis = [[size for size, n in _split(s, p) for _ in range(n)]
                     for s, p in zip(plan.dims, parts)]
         return list(product(*per_axis))
@@ -67,7 +75,7 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op) -> list[tuple[int, ...]]:
 def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
                 chip: Chip) -> tuple[int, int]:
     """Queue one op's commands; returns (tiles, peak local memory per lane)."""
-    sizes = choose_tiles(plan, chip, op)
+    sizes = choose_tiles(plan, chip, op, streams.max_commands)
     cache: dict[tuple[int, ...], Tile] = {}
     tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
     buffers = 1 if plan.serial else min(2, len(tiles))

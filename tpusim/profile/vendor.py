@@ -17,7 +17,6 @@ with a space has no TIU cell. After a dashed line come the totals (`API_END tota
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tpusim.errors import ModelError
+from tpusim.frontend.text_files import read_text
 
 __all__ = ["DIRECTIONS", "VendorCommand", "VendorProfile", "parse_vendor_profile",
            "read_vendor_profile"]
@@ -115,15 +115,7 @@ class VendorProfile:
 
 def read_vendor_profile(path: str | Path) -> VendorProfile:
     """Read a `compiler_profile_0.txt` or `net_stat.sim` file (gzipped or not)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read this profile ({exc})") from None
-    return parse_vendor_profile(text, str(path))
+    return parse_vendor_profile(read_text(path, "profile"), str(path))
 
 
 def parse_vendor_profile(text: str, source: str = "<text>") -> VendorProfile:
