@@ -8,9 +8,12 @@ early with a message, instead of exhausting memory minutes later.
 - `MAX_COMMANDS`: checked while lowering, command by command, so the compiler stops before it
   has built more. A command with its simulation record takes about 500 bytes, so the default
   bound keeps a run to a few GB; Swin-T at batch 1 is about 7,400 commands.
+- `MAX_SWEEP_POINTS`: the points of one sweep (`--set ddr_gbps=1:2:100000000` is refused
+  before a list of its values is made).
 
-Every bound can be raised (or lowered) per call: `load_model(..., max_ops=, max_elements=)`,
-`compile(..., max_commands=)`, and `--max-commands` on the command line.
+Every bound but the last can be raised (or lowered) per call:
+`load_model(..., max_ops=, max_elements=)`, `compile(..., max_commands=)` (and `sweep`,
+`sensitivity`, `run_suite`, `load_program`), and `--max-commands` on the command line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tpusim.ir.graph import Graph
 MAX_OPS = 1_000_000
 MAX_TENSOR_ELEMENTS = 2**40
 MAX_COMMANDS = 5_000_000
+MAX_SWEEP_POINTS = 100_000  # a what-if study: each point is a simulation (Swin-T: ~0.3 s)
 
 
 def check_model_size(graph: Graph, where: str | None = None, max_ops: int = MAX_OPS,

@@ -41,13 +41,13 @@ def bench(args: argparse.Namespace) -> int:
     from tpusim.outputs import write_atomic
 
     suite = read_suite(args.suite)
+    baseline = read_baseline(Path(args.check)) if args.check else None  # before any work
     results = run_suite(suite, load_chip(args.chip) if args.chip else None, args.max_commands)
     text = dumps_json(results)
     for path in (args.out, args.save):
         if path:
             write_atomic(Path(path), lambda tmp: tmp.write_text(text))
     if args.check:
-        baseline = read_baseline(Path(args.check))
         problems = check(results, baseline, suite.tolerance)
         for line in problems:
             sys.stdout.write(f"moved: {line}\n")

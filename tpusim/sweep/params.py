@@ -26,6 +26,7 @@ from typing import Any
 
 from tpusim.errors import TpusimError
 from tpusim.hw.chip import Chip, field_names
+from tpusim.limits import MAX_SWEEP_POINTS
 from tpusim.options import Options, parse_options
 from tpusim.passes.precision import parse_precision
 
@@ -122,6 +123,8 @@ def _linspace(name: str, text: str) -> list[float]:
     count = _number(name, n)
     if count != int(count) or count < 2:
         raise SweepError(f"{name}={text}: the count after the second ':' must be >= 2")
+    if count > MAX_SWEEP_POINTS:
+        raise SweepError(f"{name}={text}: more than {MAX_SWEEP_POINTS:,} values")
     a, b = float(_number(name, lo)), float(_number(name, hi))
     return [round(a + (b - a) * i / (int(count) - 1), 9) for i in range(int(count))]
 
@@ -129,10 +132,14 @@ def _linspace(name: str, text: str) -> list[float]:
 def check_values(name: str, values: Sequence[Any], base: Chip) -> list[Any]:
     if isinstance(values, (str, bytes)) or not values:
         raise SweepError(f"{name}: expected a non-empty list of values")
+    if len(values) > MAX_SWEEP_POINTS:
+        raise SweepError(f"{name}: more than {MAX_SWEEP_POINTS:,} values")
     typed = [coerce(name, v, base) for v in values]
-    repeated = next((v for i, v in enumerate(typed) if v in typed[:i]), None)
-    if repeated is not None:
-        raise SweepError(f"{name}: the value {repeated!r} appears twice")
+    seen: set[Any] = set()
+    for v in typed:
+        if v in seen:
+            raise SweepError(f"{name}: the value {v!r} appears twice")
+        seen.add(v)
     return typed
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -11,7 +12,7 @@ from typing import Any
 
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
-from tpusim.limits import MAX_COMMANDS, check_bound
+from tpusim.limits import MAX_COMMANDS, MAX_SWEEP_POINTS, check_bound
 from tpusim.sweep.execute import ExecutorSpec, ProgressLine, ProgressSpec, run_tasks
 from tpusim.sweep.params import (
     COMPILER_SETTINGS,
@@ -47,6 +48,10 @@ def sweep(model: str | Graph, grid: Mapping[str, Sequence[Any]], *,
     base = chip if isinstance(chip, Chip) else load_chip(chip)
     params = [check_name(name) for name in grid]
     axes = {name: check_values(name, list(grid[name]), base) for name in params}
+    points = math.prod(len(values) for values in axes.values())
+    if points > MAX_SWEEP_POINTS:  # before the cross product is listed
+        raise SweepError(f"the sweep has {points:,} points, more than the bound of "
+                         f"{MAX_SWEEP_POINTS:,}")
     settings = [dict(zip(params, combo)) for combo in itertools.product(*axes.values())]
     return _run(model, base, params, axes, settings, Setting(precision, opt, batch), recompile,
                 executor, workers, progress, unknown_ops, max_commands)
