@@ -14,6 +14,10 @@ from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.tables import format_table
 from tpusim.sweep.work import METRICS
 
+# How a study ran rather than what it found: left out of the files `save` writes, so that the
+# same study gives the same bytes however (and how fast) it ran (`to_dict` keeps them).
+RUN_FIELDS = ("wall_s", "executor", "compiles", "reused")
+
 # What `save` writes, with what each file is for.
 SWEEP_FILES = {
     "sweep.csv": "one row per point: the parameters, the program it ran, the numbers",
@@ -99,6 +103,10 @@ class SweepResult:
                 "compiles": self.compiles, "reused": self.reused, "interrupted": self.interrupted,
                 "wall_s": round(self.wall_s, 3), "executor": self.executor, "notes": self.notes}
 
+    def to_file_dict(self) -> dict[str, Any]:
+        """`to_dict` without RUN_FIELDS: what sweep.json holds."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUN_FIELDS}
+
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.DictWriter(out, self.columns, lineterminator="\n")
@@ -125,7 +133,7 @@ class SweepResult:
         directory = Path(directory)
         with staged_directory(directory) as tmp:
             (tmp / "sweep.csv").write_text(self.to_csv(), encoding="utf-8")
-            (tmp / "sweep.json").write_text(dumps_json(self.to_dict()), encoding="utf-8")
+            (tmp / "sweep.json").write_text(dumps_json(self.to_file_dict()), encoding="utf-8")
             if plot and self.rows:
                 self.plot(tmp / "sweep.png")
             written = sorted(p.name for p in tmp.iterdir())
@@ -140,8 +148,9 @@ class SweepResult:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(data["model"], data["chip"], data["params"], data["axes"],
                        data["fixed"], data["rows"], data["points"], data["programs"],
-                       data["compiles"], data["interrupted"], data["wall_s"],
-                       data["executor"], data.get("notes", []), data.get("reused", 0))
+                       data.get("compiles", 0), data["interrupted"], data.get("wall_s", 0.0),
+                       data.get("executor", ""), data.get("notes", []),
+                       data.get("reused", 0))
         except OSError as exc:
             raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
         except (ValueError, KeyError, TypeError) as exc:

@@ -109,7 +109,9 @@ class SensitivityResult:
         directory = Path(directory)
         with staged_directory(directory) as tmp:
             (tmp / "sensitivity.csv").write_text(self.to_csv(), encoding="utf-8")
-            (tmp / "sensitivity.json").write_text(dumps_json(self.to_dict()), encoding="utf-8")
+            (tmp / "sensitivity.json").write_text(
+                dumps_json({**self.to_dict(), "sweep": self.sweep.to_file_dict()}),
+                encoding="utf-8")
             if self.entries:
                 self.plot(tmp / "tornado.png")
                 self.plot(tmp / "tornado.svg")
