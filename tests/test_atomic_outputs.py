@@ -36,11 +36,22 @@ def _fail(*args, **kwargs):
     raise Boom("the writer failed midway")
 
 
+@pytest.fixture(autouse=True)
+def quick_figures(monkeypatch):
+    """Figures drawn as a few bytes: what is tested is how files are written, not drawn."""
+    def draw(result, path, **kwargs):
+        Path(path).write_bytes(f"figure of {result.total_ns} ns\n".encode())
+
+    monkeypatch.setattr(report, "plot_timeline", draw)
+    monkeypatch.setattr(report, "plot_roofline", draw)
+
+
 @pytest.mark.parametrize("failure", [Boom, KeyboardInterrupt])
 def test_a_writer_failing_midway_leaves_the_old_directory(tmp_path, simple_chip, monkeypatch,
                                                           failure):
-    """The HTML, trace and plots are written before the CSV tables: one table failing (or
-    Ctrl-C there) must leave the previous run's files byte for byte, and no scratch files."""
+    """The HTML, trace, figures and summaries are written before the CSV tables: one table
+    failing (or Ctrl-C there) must leave the previous run's files byte for byte, and no
+    scratch files."""
     result = grouped_result(simple_chip)
     out = tmp_path / "out"
     report.save_result(result, out)

@@ -47,7 +47,7 @@ def test_swin_t_f16_ddr_by_tiu(tmp_path, capsys):
     assert [line.split()[0] for line in grid[2:7]] == ["32", "48", "64", "96", "128"]
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((out / "sweep.json").read_text())
-    assert saved["compiles"] + saved["reused"] == saved["programs"] == 1
+    assert saved["programs"] == 1 and "wall_s" not in saved  # the file holds no run details
 
 
 def test_sensitivity_command(tmp_path, capsys):
