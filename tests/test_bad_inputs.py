@@ -15,6 +15,8 @@ from tpusim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT.parent / "shared" / "tpu-mlir" / "fixtures" / "add_wt_1x3136x96__INT8__f32_io_cast"
+CASES_HEADER = ("case,mode,io,op,input_shapes,attrs,status,total_cycles,n_tiu,n_gdma,tiu_cycles,"
+                "gdma_cycles,layer_group\n")
 SUITE_ENTRY = '[[entry]]\nname = "relu"\nop = "Relu"\nshapes = "[1,64,8,8]"\nprecision = "f16"\n'
 
 
@@ -246,6 +248,22 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
          "unknown executor 'gpu'"),
         ("delta", {}, ["sensitivity", "swin-t", "--delta", "2"], "delta must be between 0 and 1"),
         ("params", {}, ["sensitivity", "swin-t", "--params", "name"], "'name' is not one"),
+    ],
+    "calibration data": [
+        ("no folder", {}, ["validate", "--data", "gone"], "gone: not tpu-mlir's output folder"),
+        ("no column", {"d/micro/cases.csv": "case,mode\nx,F16\n"},
+         ["validate", "--data", "{d}"], "cases.csv: not the table tpusim expects (no column"),
+        ("bad number", {"d/micro/cases.csv": CASES_HEADER + "x,F16,stripped,Relu,\"[1,2]\",,"
+                                                            "ok,x1,1,1,1,1,global\n"},
+         ["validate", "--data", "{d}", "--no-article"], "invalid literal for int()"),
+        ("bad shapes", {"d/micro/cases.csv": CASES_HEADER + "x,F16,stripped,Relu,\"[1,,2]\",,"
+                                                            "ok,1,1,1,1,1,global\n"},
+         ["validate", "--data", "{d}", "--no-article"],
+         "case 'x' (F16): cannot build operator 'Relu' from shapes '[1,,2]'"),
+        ("fit, no column", {"d/micro/cases.csv": "case\n", "d/micro/commands.csv": "a,b\n1,2\n"},
+         ["fit", "--data", "{d}"], "commands.csv: not the table tpusim expects (no column"),
+        ("speed batches", {}, ["speed", "swin-t", "--batches", "x"],
+         "--batches 'x': expected batch sizes such as 1,4,16"),
     ],
     "impossible program": [
         ("no split fits", {"tiny.toml": chip("lmem_bytes_per_npu = 1024\n")},

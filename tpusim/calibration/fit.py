@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tpusim.calibration.micro import table_rows
 from tpusim.errors import ModelError
 
 # Commands moving at least this much in one go are long-row transfers in the micro set (their
@@ -63,15 +64,17 @@ def fit_dma(folder: Path, ddr_bytes_per_cycle: float = 64.0) -> list[Fit]:
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
-    read = _fit("ddr_read_efficiency", _rates(rows, "S2L", "GDMA_MATRIX"), ddr_bytes_per_cycle)
-    write = _fit("ddr_write_efficiency", _rates(rows, "L2S", "GDMA_MATRIX"),
-                 ddr_bytes_per_cycle)
-    tensor_loads = _rates(rows, "S2L", "GDMA_TENSOR")
+    with table_rows(path):
+        reads = _rates(rows, "S2L", "GDMA_MATRIX")
+        writes = _rates(rows, "L2S", "GDMA_MATRIX")
+        tensor_loads = _rates(rows, "S2L", "GDMA_TENSOR")
+        copies = [int(r["bytes"]) / int(r["cycles"]) for r in rows
+                  if r["engine"] == "GDMA" and r["direction"] == "S2S" and r["bytes"]
+                  and int(r["cycles"]) > 0]
+    read = _fit("ddr_read_efficiency", reads, ddr_bytes_per_cycle)
+    write = _fit("ddr_write_efficiency", writes, ddr_bytes_per_cycle)
     tensor = _fit("gdma_tensor_efficiency", tensor_loads, read.value * ddr_bytes_per_cycle)
-    copy = _fit("ddr_copy_efficiency", [int(r["bytes"]) / int(r["cycles"]) for r in rows
-                                        if r["engine"] == "GDMA" and r["direction"] == "S2S"
-                                        and r["bytes"] and int(r["cycles"]) > 0],
-                ddr_bytes_per_cycle)
+    copy = _fit("ddr_copy_efficiency", copies, ddr_bytes_per_cycle)
     return [read, write, tensor, copy]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +51,23 @@ def read_cases(folder: Path) -> list[Case]:
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return [Case(r["case"], r["mode"], r["io"], r["op"], r["input_shapes"], r["attrs"],
-                 int(r["total_cycles"]), int(r["tiu_cycles"]), int(r["gdma_cycles"]),
-                 int(r["n_tiu"]), int(r["n_gdma"]), r["layer_group"] == "group")
-            for r in rows if r["status"] == "ok"]
+    with table_rows(path):
+        return [Case(r["case"], r["mode"], r["io"], r["op"], r["input_shapes"], r["attrs"],
+                     int(r["total_cycles"]), int(r["tiu_cycles"]), int(r["gdma_cycles"]),
+                     int(r["n_tiu"]), int(r["n_gdma"]), r["layer_group"] == "group")
+                for r in rows if r["status"] == "ok"]
+
+
+@contextmanager
+def table_rows(path: Path) -> Iterator[None]:
+    """A row of tpu-mlir's CSV tables without a column tpusim reads, or with a value of the
+    wrong kind: a ModelError naming the file."""
+    try:
+        yield
+    except KeyError as exc:
+        raise ModelError(f"{path}: not the table tpusim expects (no column {exc})") from None
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: not the table tpusim expects ({exc})") from None
 
 
 def _lists(text: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -66,6 +81,14 @@ def _int_attr(attrs: str, key: str, default: int) -> int:
 
 def case_graph(case: Case) -> Graph:
     """The case's operator as a one-op graph (f32 everywhere; compile sets the dtypes)."""
+    try:
+        return _case_graph(case)
+    except (IndexError, KeyError, TypeError, ValueError):  # shapes or attrs that do not parse
+        raise ModelError(f"cannot build operator {case.op!r} from shapes {case.shapes!r} and "
+                         f"attrs {case.attrs!r}") from None
+
+
+def _case_graph(case: Case) -> Graph:
     g = GraphBuilder(case.name)
     lists = _lists(case.shapes)
     acts = [s for tag, s in lists if not tag]

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.api import compile, simulate
-from tpusim.calibration.micro import Case, case_graph, read_cases
+from tpusim.calibration.micro import Case, case_graph, read_cases, table_rows
+from tpusim.errors import ModelError, TpusimError
 from tpusim.hw.chip import Chip
 
 
@@ -53,17 +54,28 @@ def _kind(kind: str) -> str:
 
 
 def run_cases(folder: Path, chip: Chip) -> list[CaseResult]:
-    return [run_case(c, chip) for c in read_cases(Path(folder) / "micro")]
+    results = []
+    for case in read_cases(Path(folder) / "micro"):
+        try:
+            results.append(run_case(case, chip))
+        except TpusimError as exc:
+            raise ModelError(f"{Path(folder) / 'micro' / 'cases.csv'}: case {case.name!r} "
+                             f"({case.mode}): {exc}") from None
+    return results
 
 
 def vendor_commands(folder: Path) -> dict[tuple, dict[tuple[str, str], list[float]]]:
     """The vendor's command cycles by case and (engine, class), in issue order."""
     found: dict[tuple, dict[tuple[str, str], list[float]]] = defaultdict(
         lambda: defaultdict(list))
-    with (Path(folder) / "micro" / "commands.csv").open(encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            found[r["case"], r["mode"], r["io"]][r["engine"], _kind(r["cmd_type"])].append(
-                float(r["cycles"]))
+    path = Path(folder) / "micro" / "commands.csv"
+    try:
+        with path.open(encoding="utf-8") as f, table_rows(path):
+            for r in csv.DictReader(f):
+                found[r["case"], r["mode"], r["io"]][r["engine"], _kind(r["cmd_type"])].append(
+                    float(r["cycles"]))
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
     return found
 
 

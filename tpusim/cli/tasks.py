@@ -157,8 +157,12 @@ def chips(args: argparse.Namespace) -> int:
 def speed(args: argparse.Namespace) -> int:
     """Simulator speed on one model: best of `repeat` runs, beside a bare simpy replay of the
     same queues, and how the wall time grows with the batch size."""
-    data = speed_report(args.model, args.precision, max(1, args.repeat),
-                        [int(b) for b in args.batches.split(",") if b.strip()])
+    try:
+        batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    except ValueError:
+        raise TpusimError(f"--batches {args.batches!r}: expected batch sizes such as 1,4,16") \
+            from None
+    data = speed_report(args.model, args.precision, max(1, args.repeat), batches)
     if args.json:
         sys.stdout.write(dumps_json(data))
         return 0
