@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT.parent / "shared" / "tpu-mlir" / "fixtures" / "add_wt_1x3136x96__INT8__f32_io_cast"
 CASES_HEADER = ("case,mode,io,op,input_shapes,attrs,status,total_cycles,n_tiu,n_gdma,tiu_cycles,"
                 "gdma_cycles,layer_group\n")
+DEEP = "[" * 100_000 + "]" * 100_000  # a parser that descends per bracket: RecursionError
 SUITE_ENTRY = '[[entry]]\nname = "relu"\nop = "Relu"\nshapes = "[1,64,8,8]"\nprecision = "f16"\n'
 
 
@@ -101,6 +102,8 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
          "compiled for batch 1; --batch cannot change a compiled program"),
         ("not compilable", {"c_final.mlir": _mlir}, ["compare", "{c_final.mlir}"],
          "cannot be compiled again"),
+        ("nested too deeply", {"n_final.mlir": "module attributes {a = " + DEEP + "} {\n}\n"},
+         ["run", "{n_final.mlir}"], "n_final.mlir: brackets nested too deeply to read"),
     ],
     "vendor profile": [
         ("missing", {"p_final.mlir": _mlir}, ["run", "{p_final.mlir}", "--vendor-profile",
@@ -164,6 +167,8 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
          "'inherits' must be a chip name or path"),
         ("cycle", {"a.toml": 'inherits = "b"\n', "b.toml": 'inherits = "a"\n'},
          ["run", "swin-t", "--chip", "{a.toml}"], "inheritance cycle: a.toml -> b.toml -> a"),
+        ("nested too deeply", {"c.toml": chip("x = " + DEEP + "\n")},
+         ["run", "swin-t", "--chip", "{c.toml}"], "values nested too deeply"),
         ("missing file", {}, ["run", "swin-t", "--chip", "gone.toml"],
          "chip profile file not found: gone.toml"),
         ("unknown chip", {}, ["run", "swin-t", "--chip", "bm9999"], "unknown chip 'bm9999'"),
@@ -213,6 +218,10 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
          "cannot read baseline gone.json"),
         ("baseline not JSON", {"s.toml": SUITE_ENTRY, "b.json": "{"},
          ["bench", "{s.toml}", "--check", "{b.json}"], "b.json is not valid JSON"),
+        ("nested too deeply", {"s.toml": "x = " + DEEP + "\n"}, ["bench", "{s.toml}"],
+         "s.toml: values nested too deeply"),
+        ("baseline nested too deeply", {"s.toml": SUITE_ENTRY, "b.json": DEEP},
+         ["bench", "{s.toml}", "--check", "{b.json}"], "b.json: values nested too deeply"),
         ("baseline shape", {"s.toml": SUITE_ENTRY, "b.json": '{"entries": {"relu": 1}}'},
          ["bench", "{s.toml}", "--check", "{b.json}"], "entry 'relu' has no numeric 'total_ms'"),
     ],

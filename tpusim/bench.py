@@ -65,6 +65,8 @@ def read_suite(path: str | Path) -> Suite:
         raise ModelError(f"cannot read benchmark suite {path}: {reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"benchmark suite {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ModelError(f"benchmark suite {path}: values nested too deeply") from None
     unknown = sorted(set(raw) - set(_SUITE_KEYS))
     if unknown:
         raise ModelError(f"{path}: unknown key {unknown[0]!r} (expected {', '.join(_SUITE_KEYS)})")
@@ -123,6 +125,8 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
         raise ModelError(f"cannot read baseline {path}: {reason}") from None
     except ValueError as exc:
         raise ModelError(f"baseline {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"baseline {path}: values nested too deeply") from None
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ModelError(f"{path}: not a benchmark baseline (no 'entries' object)")

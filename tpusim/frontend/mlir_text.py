@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tpusim.errors import ModelError
 from tpusim.frontend.mlir_attrs import AttrParser
 from tpusim.frontend.mlir_model import (
     FuncArg,
@@ -33,7 +34,12 @@ def read_final_mlir(path: str | Path) -> MlirModule:
 
 def parse_final_mlir(text: str, source: str = "<text>") -> MlirModule:
     """Parse the text of a `*_final.mlir` file. `source` names it in error messages."""
-    return _ModuleParser(text, source).parse()
+    parser = _ModuleParser(text, source)
+    try:
+        return parser.parse()
+    except RecursionError:  # the parser descends once per bracket: thousands of them
+        raise ModelError(f"{source}: brackets nested too deeply to read (tpu-mlir writes a "
+                         "few levels)") from None
 
 
 # Location syntax, parsed into a small tree and resolved once the whole file (whose trailer

@@ -223,6 +223,9 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ChipProfileError(f"cannot read chip profile {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ChipProfileError(f"chip profile {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ChipProfileError(f"chip profile {path} is not a chip profile: values nested "
+                               "too deeply") from None
     parent = raw.pop("inherits", None)
     if parent is None:
         return raw

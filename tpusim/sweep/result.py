@@ -153,7 +153,7 @@ class SweepResult:
                        data.get("reused", 0))
         except OSError as exc:
             raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise OutputError(f"{path} is not a saved sweep: {exc}") from None
 
 
