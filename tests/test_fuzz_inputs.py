@@ -175,6 +175,9 @@ def check_onnx(data: bytes, chip) -> None:
     graph = only_tpusim_errors(lambda: tpusim.load_model(str(path)))
     if graph is not None:
         run_bounded(graph, chip)
+        rebatched = only_tpusim_errors(lambda: tpusim.load_model(str(path), batch=3))
+        if rebatched is not None:
+            run_bounded(rebatched, chip)
 
 
 @pytest.fixture(scope="module")
