@@ -10,9 +10,11 @@ ten times as many.
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,7 +34,8 @@ EXAMPLES = int(os.environ.get("TPUSIM_FUZZ_EXAMPLES", "200"))
 BOUND = 20_000  # commands: what a corrupted file describes is compiled this far at most
 NUMBERS = [b"0", b"-1", b"1", b"2", b"7", b"65536", b"4294967296", b"99999999999999999999",
            b"0.5", b"-0.0", b"1e308", b"nan"]
-SCRATCH = Path(tempfile.mkdtemp(prefix="tpusim-fuzz-"))
+SCRATCH = Path(tempfile.mkdtemp(prefix="tpusim-fuzz-"))  # one file per format, rewritten
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 # a corrupted operator name is costed by the fallback, with this warning: expected here
 pytestmark = pytest.mark.filterwarnings(
     "ignore::tpusim.frontend.onnx_import.UnknownOperatorWarning")
