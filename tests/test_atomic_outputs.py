@@ -101,6 +101,21 @@ def test_write_atomic_keeps_the_old_file(tmp_path):
     assert path.read_text() == "new\n" and os.listdir(tmp_path) == ["results.json"]
 
 
+def test_write_atomic_gives_the_mode_a_plain_open_would(tmp_path):
+    """mkstemp makes private 0600 files; an output must be as readable as any other file."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic = tmp_path / "atomic.txt"
+    write_atomic(atomic, lambda tmp: tmp.write_text("x"))
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "masked.txt", lambda tmp: tmp.write_text("x"))
+    finally:
+        os.umask(old)
+    assert atomic.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert (tmp_path / "masked.txt").stat().st_mode & 0o777 == 0o640
+
+
 def test_single_file_writers_are_atomic(tmp_path, simple_chip, monkeypatch):
     """write_csv, write_html and every figure (timeline, roofline, sweep, tornado) write to a
     temporary name first: a failure leaves the old file."""

@@ -77,6 +77,13 @@ def staged_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _new_file_mode() -> int:
+    """The mode `open()` would give a new file: mkstemp's files are private (0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp)` with a temporary path next to `path`, then rename it to `path`; on
     any failure `path` is left as it was and the temporary file removed."""
@@ -89,6 +96,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         os.close(fd)
         write(Path(tmp))
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
     except OSError as exc:
         raise _cannot(path, exc) from None
