@@ -13,8 +13,9 @@ from test_profile_trace import check_against_records, check_trace
 from tpusim.cli import main
 from tpusim.frontend.swin import SwinConfig, build_swin
 from tpusim.profile.comparison import COMPARISON_FILES, RUN_DIRS, diff_text, save_comparison
-from tpusim.profile.diff import diff_runs, time_shares
+from tpusim.profile.diff import diff_runs
 from tpusim.profile.report import OUTPUT_FILES
+from tpusim.profile.summary import kind_rows, time_shares
 from tpusim.profile.trace import comparison_trace
 
 
@@ -30,8 +31,17 @@ def test_time_shares_by_hand(hand):
     [200, 207]: 100 + 7 + 3.5 + 86 + 3.5 = 200; b gets the rest of [107, 600] = 400; c 307.
     regrouped_result: a 100 + 7 + 200, c 100 + 7, d 7 + 200, and 4 x 10 ns idle."""
     before, after = hand
-    assert time_shares(before) == ({0: 200, 1: 400, 2: 307}, 0)
-    assert time_shares(after) == ({0: 307, 1: 107, 2: 207}, 40)
+    assert time_shares(before.records, before.total_ns) == ({0: 200, 1: 400, 2: 307}, 0)
+    assert time_shares(after.records, after.total_ns) == ({0: 307, 1: 107, 2: 207}, 40)
+
+
+def test_time_by_kind_is_the_wall_time_shared_not_the_spans_summed(hand):
+    """Spans a 207 + b 493 + c 307 = 1007 ns exceed the 907 ns run; the shares make it up."""
+    before, _ = hand
+    kinds = kind_rows(before.program, before.records, before.total_ns)
+    assert [(k["kind"], k["layers"], k["time_ns"], k["tiu_ns"], k["gdma_ns"]) for k in kinds] == [
+        ("Mul", 1, 400, 14, 400), ("Relu", 1, 307, 7, 300), ("Add", 1, 200, 14, 200)]
+    assert sum(k["time_ns"] for k in kinds) == before.total_ns
 
 
 def test_difference_by_hand(hand):
@@ -88,7 +98,7 @@ def test_swin_t_f16_before_after(swin_t):
     assert diff.by_kind()[0]["kind"] == "Permute"  # the largest saving
     # shares: within each layer's span, and with the idle time they make up each total
     for run in (before, after):
-        shares, idle = time_shares(run)
+        shares, idle = time_shares(run.records, run.total_ns)
         assert sum(shares.values()) + idle == pytest.approx(run.total_ns, rel=1e-12)
     for d in diff.layers:
         for side in (d.before, d.after):

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tpusim.profile.summary import group_rows, kind_rows, layer_rows
+from tpusim.profile.summary import group_rows, kind_rows
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -37,11 +37,11 @@ def format_run(result: Result, top: int = 8) -> str:
             f"  commands     {s['tiu_commands']} TIU, {s['gdma_commands']} GDMA\n"
             f"  layers       {s['global_layers']} global, {s['groups']} groups\n"
             f"  simulated in {s['sim_wall_s']:.2f} s\n\n")
-    kinds = kind_rows(layer_rows(result.program, result.records))[:top]
-    rows = [[k["kind"], str(k["layers"]), f"{k['span_ns'] / 1e6:.3f}",
-             f"{100 * k['span_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
+    kinds = kind_rows(result.program, result.records, result.total_ns)[:top]
+    rows = [[k["kind"], str(k["layers"]), f"{k['time_ns'] / 1e6:.3f}",
+             f"{100 * k['time_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
              f"{k['gdma_ns'] / 1e6:.3f}"] for k in kinds]
-    text = head + "time by operator kind\n" + format_table(
+    text = head + "time by operator kind (wall time; layers running at once share it)\n" + format_table(
         ["kind", "layers", "ms", "%", "TIU ms", "GDMA ms"], rows)
     return text + format_groups(result, top)
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tpusim.profile.summary import layer_rows
+from tpusim.profile.summary import layer_rows, time_shares
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -28,33 +28,6 @@ if TYPE_CHECKING:
 # How big a change must be to be named as a reason (smaller ones are noise of the schedule).
 RELATIVE_CHANGE = 0.05  # bytes, commands, TIU time: 5 %
 OVERLAP_CHANGE = 0.1  # parallelism, in engines busy at once
-
-
-def time_shares(result: Result) -> tuple[dict[int, float], float]:
-    """Each layer's share of the wall time (by program index) and the idle time: every instant
-    of [0, total] goes to the layers with a command running then, split equally, or to idle."""
-    events = sorted((t, step, r.layer) for r in result.records if r.end_ns > r.start_ns
-                    for t, step in ((r.start_ns, 1), (r.end_ns, -1)))
-    shares: dict[int, float] = defaultdict(float)
-    running: dict[int, int] = {}  # layer -> commands running
-    idle = now = 0.0
-    i = 0
-    while i < len(events):
-        t = events[i][0]
-        if t > now:
-            if running:
-                for layer in running:
-                    shares[layer] += (t - now) / len(running)
-            else:
-                idle += t - now
-            now = t
-        while i < len(events) and events[i][0] == t:  # every start and end at t
-            _, step, layer = events[i]
-            running[layer] = running.get(layer, 0) + step
-            if not running[layer]:
-                del running[layer]
-            i += 1
-    return dict(shares), idle + max(0.0, result.total_ns - now)
 
 
 @dataclass(frozen=True)
@@ -91,7 +64,7 @@ class LayerStats:
 def layer_stats(result: Result) -> dict[str, LayerStats]:
     """Every layer of the program by name, also those that issued no command."""
     program = result.program
-    shares, _ = time_shares(result)
+    shares, _ = time_shares(result.records, result.total_ns)
     rows = {row.index: row for row in layer_rows(program, result.records)}
     members: dict[int, set[str]] = defaultdict(set)
     for layer in program.layers:
@@ -207,9 +180,10 @@ class RunTotals:
 
 def run_totals(result: Result, label: str) -> RunTotals:
     s = result.summary()
-    return RunTotals(label, result.total_ns, time_shares(result)[1], result.busy_ns("TIU"),
-                     result.busy_ns("GDMA"), s["ddr_bytes"], s["tiu_commands"],
-                     s["gdma_commands"], s["global_layers"], s["groups"])
+    idle = time_shares(result.records, result.total_ns)[1]
+    return RunTotals(label, result.total_ns, idle, result.busy_ns("TIU"), result.busy_ns("GDMA"),
+                     s["ddr_bytes"], s["tiu_commands"], s["gdma_commands"],
+                     s["global_layers"], s["groups"])
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def timeline_data(result: Result, label: str = "") -> dict[str, Any]:
         "summary": headline,
         "kpis": kpis(result).to_dict(),
         "engines": [row.to_dict() for row in engine_rows(result)],
-        "kinds": kind_rows(layer_rows(program, result.records)),
+        "kinds": kind_rows(program, result.records, result.total_ns),
     }
     run["strings"] = strings.items
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from tpusim.lower.commands import Program
@@ -56,18 +57,48 @@ def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
     return [rows[i] for i in sorted(rows)]
 
 
-def kind_rows(rows: list[LayerRow]) -> list[dict]:
-    """Layers summed by operator kind, largest span first."""
+def time_shares(records: list[Record], total_ns: float) -> tuple[dict[int, float], float]:
+    """Each layer's share of the wall time (by program index) and the idle time: every instant
+    of [0, total] goes to the layers with a command running then, split equally, or to idle.
+    Layer spans overlap inside pipelined groups; shares do not, so they add up to the total."""
+    events = sorted((t, step, r.layer) for r in records if r.end_ns > r.start_ns
+                    for t, step in ((r.start_ns, 1), (r.end_ns, -1)))
+    shares: dict[int, float] = defaultdict(float)
+    running: dict[int, int] = {}  # layer -> commands running
+    idle = now = 0.0
+    i = 0
+    while i < len(events):
+        t = events[i][0]
+        if t > now:
+            if running:
+                for layer in running:
+                    shares[layer] += (t - now) / len(running)
+            else:
+                idle += t - now
+            now = t
+        while i < len(events) and events[i][0] == t:  # every start and end at t
+            _, step, layer = events[i]
+            running[layer] = running.get(layer, 0) + step
+            if not running[layer]:
+                del running[layer]
+            i += 1
+    return dict(shares), idle + max(0.0, total_ns - now)
+
+
+def kind_rows(program: Program, records: list[Record], total_ns: float) -> list[dict]:
+    """Layers summed by operator kind, largest share of the wall time (`time_ns`, see
+    `time_shares`) first: the shares of all kinds plus the idle time make the total."""
+    shares, _ = time_shares(records, total_ns)
     by_kind: dict[str, dict] = {}
-    for row in rows:
-        entry = by_kind.setdefault(row.kind, {"kind": row.kind, "layers": 0, "span_ns": 0.0,
+    for row in layer_rows(program, records):
+        entry = by_kind.setdefault(row.kind, {"kind": row.kind, "layers": 0, "time_ns": 0.0,
                                               "tiu_ns": 0.0, "gdma_ns": 0.0, "ddr_bytes": 0})
         entry["layers"] += 1
-        entry["span_ns"] += row.span_ns
+        entry["time_ns"] += shares.get(row.index, 0.0)
         entry["tiu_ns"] += row.tiu_ns
         entry["gdma_ns"] += row.gdma_ns
         entry["ddr_bytes"] += row.ddr_bytes
-    return sorted(by_kind.values(), key=lambda e: (-e["span_ns"], e["kind"]))
+    return sorted(by_kind.values(), key=lambda e: (-e["time_ns"], e["kind"]))
 
 
 @dataclass

@@ -140,7 +140,7 @@ def profile_json(result: Result) -> dict[str, Any]:
     groups = [{**vars(g), "span_ns": g.span_ns, "bound": g.bound}
               for g in group_rows(program, result.records)]
     return {"summary": summary_json(result), "layers": layers, "groups": groups,
-            "kinds": kind_rows(layer_rows(program, result.records))}
+            "kinds": kind_rows(program, result.records, result.total_ns)}
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -175,10 +175,10 @@ def summary_text(result: Result) -> str:
     groups = group_table(result)
     if groups[1]:
         sections.append(("layer groups", groups))
-    kinds = kind_rows(layer_rows(result.program, result.records))
+    kinds = kind_rows(result.program, result.records, result.total_ns)
     sections.append(("time by operator kind", (
-        ["kind", "layers", "span_us", "tiu_us", "gdma_us", "ddr_bytes"],
-        [[q["kind"], q["layers"], _us(q["span_ns"]), _us(q["tiu_ns"]), _us(q["gdma_ns"]),
+        ["kind", "layers", "time_us", "tiu_us", "gdma_us", "ddr_bytes"],
+        [[q["kind"], q["layers"], _us(q["time_ns"]), _us(q["tiu_ns"]), _us(q["gdma_ns"]),
           q["ddr_bytes"]] for q in kinds])))
     sections.append(("layers", layer_table(result)))
     for title, (header, rows) in sections:

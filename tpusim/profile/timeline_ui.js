@@ -257,9 +257,9 @@
       run.raw.engines.map(function (e) {
         return tableRow([e.engine, String(e.commands), ms(e.busy_ns), pct(e.busy_ratio), String(e.bytes)]);
       })) + "</div>");
-    out.push("<div>" + table(["operator kind", "layers", "span ms", "TIU ms", "GDMA ms", "DDR MB"],
+    out.push("<div>" + table(["operator kind", "layers", "wall ms", "TIU ms", "GDMA ms", "DDR MB"],
       run.raw.kinds.map(function (q) {
-        return tableRow([esc(q.kind), String(q.layers), ms(q.span_ns), ms(q.tiu_ns), ms(q.gdma_ns),
+        return tableRow([esc(q.kind), String(q.layers), ms(q.time_ns), ms(q.tiu_ns), ms(q.gdma_ns),
                    (q.ddr_bytes / 1e6).toFixed(2)]);
       })) + "</div></div>");
     if (run.groups.length) {
