@@ -41,8 +41,8 @@ def format_run(result: Result, top: int = 8) -> str:
     rows = [[k["kind"], str(k["layers"]), f"{k['time_ns'] / 1e6:.3f}",
              f"{100 * k['time_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
              f"{k['gdma_ns'] / 1e6:.3f}"] for k in kinds]
-    text = head + "time by operator kind (wall time; layers running at once share it)\n" + format_table(
-        ["kind", "layers", "ms", "%", "TIU ms", "GDMA ms"], rows)
+    title = "time by operator kind (wall time; layers running at once share it)\n"
+    text = head + title + format_table(["kind", "layers", "ms", "%", "TIU ms", "GDMA ms"], rows)
     return text + format_groups(result, top)
 
 
