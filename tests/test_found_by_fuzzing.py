@@ -177,3 +177,24 @@ def test_error_messages_stay_on_one_line():
     assert str(ModelError("node 'Conv*\x11\n\x04pads' is not supported")) == \
         "node 'Conv*\\x11\\n\\x04pads' is not supported"
     assert str(ModelError("tensor 'é' [1]")) == "tensor 'é' [1]"
+
+
+@pytest.mark.parametrize("attr, value", [("module.chip", '"bm1684x"'),
+                                         ("module.mode", '"INT8"')])
+def test_a_module_chip_or_mode_that_is_not_a_string_is_a_model_error(chip, tmp_path, attr,
+                                                                     value):
+    """`module.chip = i64` parsed as a type, and comparing it with the profile's chip name
+    raised AttributeError."""
+    from pathlib import Path
+
+    from tpusim.errors import ModelError
+
+    fixtures = Path(__file__).resolve().parents[2] / "shared" / "tpu-mlir" / "fixtures"
+    if not fixtures.is_dir():
+        pytest.skip("shared tpu-mlir/ absent")
+    text = next(fixtures.glob("add_wt_1x3136x96__INT8__f32_io_cast/*_final.mlir")).read_text()
+    assert text.count(f"{attr} = {value}") == 1
+    path = tmp_path / "m_final.mlir"
+    path.write_text(text.replace(f"{attr} = {value}", f"{attr} = i64"))
+    with pytest.raises(ModelError, match=rf"m_final\.mlir: {attr} must be a string, not i64"):
+        tpusim.load_program(path, chip)

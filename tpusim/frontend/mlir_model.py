@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tpusim.errors import ModelError
+
 # Bits per element of the non-integer element types tpu-mlir writes (integers: from the name).
 _FLOAT_BITS = {"f64": 64, "f32": 32, "tf32": 32, "f16": 16, "bf16": 16, "index": 64}
 
@@ -375,11 +377,17 @@ class MlirModule:
         """The functions that hold compiled code: all but `main` (which only calls them)."""
         return tuple(f for f in self.all_funcs() if f.name != "main")
 
+    def _text_attr(self, name: str) -> str | None:
+        value = self.all_attrs().get(name)
+        if value is not None and not isinstance(value, str):
+            raise ModelError(f"{self.source}: {name} must be a string, not {value}")
+        return value
+
     @property
     def chip(self) -> str | None:
-        return self.all_attrs().get("module.chip")
+        return self._text_attr("module.chip")
 
     @property
     def mode(self) -> str | None:
         """"F32", "F16", "BF16", "INT8", ... as tpu-mlir's module.mode says."""
-        return self.all_attrs().get("module.mode")
+        return self._text_attr("module.mode")
