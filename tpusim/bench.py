@@ -174,7 +174,7 @@ def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -
             problems.append(f"{name}: in the baseline but not in the suite")
         else:
             old, new = then[name]["total_ms"], now[name]["total_ms"]
-            change = new / old - 1 if old else float("inf")
+            change = new / old - 1 if old else (float("inf") if new else 0.0)
             if abs(change) > tolerance:
                 problems.append(f"{name}: {old:.6f} -> {new:.6f} ms ({change:+.2%})")
     return problems

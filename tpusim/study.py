@@ -41,14 +41,16 @@ class StudyRow:
     reference: dict[str, float] = field(default_factory=dict)
 
     @property
-    def speedup(self) -> float:
-        return self.before.total_ms / self.after.total_ms
+    def speedup(self) -> float | None:
+        """before / after; None when the after program runs no command (0 ms)."""
+        return self.before.total_ms / self.after.total_ms if self.after.total_ms else None
 
     def to_dict(self) -> dict[str, Any]:
         row: dict[str, Any] = {"precision": self.precision,
                                "before_ms": round(self.before.total_ms, 6),
                                "after_ms": round(self.after.total_ms, 6),
-                               "speedup": round(self.speedup, 4)}
+                               "speedup": None if self.speedup is None
+                               else round(self.speedup, 4)}
         ref = self.reference
         if ref:
             row["measured"] = dict(ref)
@@ -56,7 +58,7 @@ class StudyRow:
             for key, sim in (("before", self.before.total_ms), ("after", self.after.total_ms)):
                 if key in ref:
                     errors[key] = round(sim / ref[key] - 1, 4)
-            if "before" in ref and "after" in ref:
+            if "before" in ref and "after" in ref and self.speedup is not None:
                 measured = ref["before"] / ref["after"]
                 row["measured"]["speedup"] = round(measured, 4)
                 errors["speedup"] = round(self.speedup / measured - 1, 4)

@@ -82,7 +82,7 @@ def format_study(data: dict) -> str:
     table = []
     for r in rows:
         line = [r["precision"], f"{r['before_ms']:.3f}", f"{r['after_ms']:.3f}",
-                f"{r['speedup']:.2f}x"]
+                "-" if r["speedup"] is None else f"{r['speedup']:.2f}x"]
         if measured:
             m, e = r.get("measured", {}), r.get("error", {})
             line += [f"{m['before']:.3f}" if "before" in m else "-",
@@ -98,7 +98,8 @@ def format_study(data: dict) -> str:
         precisions = [r["precision"] for r in rows]
         after = {r["precision"]: r["after_ms"] for r in rows}
         ab = [[("step: " if a["step"] else "  ") + a["off"]]
-              + [f"{a['ms'][p]:.3f} ({a['ms'][p] / after[p] - 1:+.0%})" for p in precisions]
+              + [f"{a['ms'][p]:.3f}" + (f" ({a['ms'][p] / after[p] - 1:+.0%})" if after[p] else "")
+                 for p in precisions]
               for a in data["ablation"]]
         text += ("\nablation: everything after, but this off (ms, and change from after)\n"
                  + format_table(["switched off", *precisions], ab))

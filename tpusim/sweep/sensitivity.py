@@ -45,18 +45,22 @@ class Effect:
     low_ms: float
     high_ms: float
 
+    def _relative(self, ms: float) -> float:
+        """`ms` as a change from the base; a program of no commands (0 ms) never changes."""
+        return ms / self.base_ms if self.base_ms else 0.0
+
     @property
     def low_change(self) -> float:
-        return self.low_ms / self.base_ms - 1
+        return self._relative(self.low_ms - self.base_ms)
 
     @property
     def high_change(self) -> float:
-        return self.high_ms / self.base_ms - 1
+        return self._relative(self.high_ms - self.base_ms)
 
     @property
     def swing(self) -> float:
         """The spread of the total time between the two moves, as a fraction of the base."""
-        return abs(self.high_ms - self.low_ms) / self.base_ms
+        return self._relative(abs(self.high_ms - self.low_ms))
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "low_change": round(self.low_change, 6),
