@@ -55,6 +55,23 @@ def test_inheritance_cycle(tmp_path):
         load_chip(tmp_path / "a.toml")
 
 
+@pytest.mark.parametrize("parent", ["base", "base.toml", "./base.toml", "sub/../base.toml"])
+def test_a_parent_is_found_next_to_its_child_however_it_is_spelled(tmp_path, monkeypatch,
+                                                                   parent):
+    (tmp_path / "sub").mkdir()
+    _profile(tmp_path, 'inherits = "bm1684x"\nname = "base"\nddr_gbps = 32\n', "base.toml")
+    child = _profile(tmp_path, f'inherits = "{parent}"\nname = "child"\n', "child.toml")
+    monkeypatch.chdir(tmp_path / "sub")  # not where the profiles are
+    assert load_chip(child).ddr_gbps == 32
+
+
+@pytest.mark.parametrize("field", ["ddr_gbps", "npu_count"])
+def test_a_number_too_large_for_a_float_is_a_profile_error(tmp_path, field):
+    with pytest.raises(ChipProfileError, match=f"'{field}' must be at most 1e\\+15, got a "
+                                               "number of 400 digits"):
+        load_chip(_profile(tmp_path, f'inherits = "bm1684x"\n{field} = {"9" * 400}\n'))
+
+
 def test_missing_file_and_unknown_name(tmp_path):
     with pytest.raises(ChipProfileError, match="not found"):
         load_chip(tmp_path / "none.toml")

@@ -23,6 +23,10 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
         raise ModelError(f"batch size must be >= 1, got {batch}")
     check_bound("max_ops", max_ops)
     check_bound("max_elements", max_elements)
+    if batch is not None and batch > max_elements:  # the input alone would exceed the bound
+        shown = f"{batch:,}" if batch < 10**18 else f"a number of {len(str(batch))} digits"
+        raise ModelError(f"batch size must be at most {max_elements:,} (max_elements), got "
+                         f"{shown}")
     looks_like_path = spec.endswith((".onnx", ".mlir")) or "/" in spec or "\\" in spec
     if not looks_like_path:
         graph = build_model(spec, batch or 1)

@@ -176,6 +176,9 @@ def _coerce(source: str, name: str, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ChipProfileError(f"{source}: field {name!r} must be a number, got {value!r}")
+    if isinstance(value, int) and abs(value) > _LARGEST:  # before float() can overflow
+        raise ChipProfileError(f"{source}: field {name!r} must be at most {_LARGEST:g}, got a "
+                               f"number of {len(str(abs(value)))} digits")
     if name in _INT_FIELDS:
         if isinstance(value, float):
             if not value.is_integer():
@@ -231,15 +234,19 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     if not isinstance(parent, str):
         raise ChipProfileError(f"{path}: 'inherits' must be a chip name or path")
-    parent_path = _resolve(parent) if "/" in parent else _builtin_or_sibling(parent, path)
-    merged = _read_raw(parent_path, (*seen, path.resolve()))
+    merged = _read_raw(_parent_profile(parent, path), (*seen, path.resolve()))
     merged.update(raw)
     return merged
 
 
-def _builtin_or_sibling(name: str, child: Path) -> Path:
-    sibling = child.parent / f"{name}.toml"
-    return sibling if sibling.is_file() else _resolve(name)
+def _parent_profile(parent: str, child: Path) -> Path:
+    """A relative path is taken from the child's folder; a bare name is a sibling file of
+    that name, else a built-in chip."""
+    if parent.endswith(".toml") or "/" in parent or "\\" in parent:
+        path = Path(parent)
+        return _resolve(path if path.is_absolute() else child.parent / path)
+    sibling = child.parent / f"{parent}.toml"
+    return sibling if sibling.is_file() else _resolve(parent)
 
 
 def load_chip(name_or_path: str | Path = "bm1684x") -> Chip:

@@ -79,7 +79,7 @@ def coerce(name: str, value: Any, base: Chip) -> Any:
         value = str(value)
     else:
         value = _number(name, value)
-        if kind is int and float(value).is_integer():
+        if kind is int and isinstance(value, float) and value.is_integer():
             value = int(value)
     return getattr(base.replace(**{name: value}), name)  # raises ChipProfileError, one line
 
