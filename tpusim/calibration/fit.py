@@ -12,13 +12,12 @@ by `tpusim validate`: they reproduce the vendor's cycles exactly for whole class
 
 from __future__ import annotations
 
-import csv
 import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tpusim.calibration.micro import table_rows
+from tpusim.calibration.micro import read_table, table_rows
 from tpusim.errors import ModelError
 
 # Commands moving at least this much in one go are long-row transfers in the micro set (their
@@ -60,10 +59,7 @@ def _fit(field: str, samples: list[float], scale: float) -> Fit:
 def fit_dma(folder: Path, ddr_bytes_per_cycle: float = 64.0) -> list[Fit]:
     """The DMA efficiencies of the chip profile, from the vendor's micro commands."""
     path = Path(folder) / "micro" / "commands.csv"
-    try:
-        rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    except OSError as exc:
-        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    rows = read_table(path)
     with table_rows(path):
         reads = _rates(rows, "S2L", "GDMA_MATRIX")
         writes = _rates(rows, "L2S", "GDMA_MATRIX")

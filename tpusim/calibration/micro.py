@@ -45,17 +45,31 @@ class Case:
         return (self.name, self.mode, self.io)
 
 
-def read_cases(folder: Path) -> list[Case]:
-    path = Path(folder) / "cases.csv"
+def read_table(path: Path) -> list[dict[str, str]]:
+    """The rows of one of tpu-mlir's CSV tables; a file that cannot be read as UTF-8 CSV is a
+    ModelError naming it."""
     try:
-        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        with path.open(encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ModelError(f"{path}: not a UTF-8 CSV table ({exc})") from None
+
+
+def read_cases(folder: Path) -> list[Case]:
+    path = Path(folder) / "cases.csv"
+    rows = read_table(path)
     with table_rows(path):
-        return [Case(r["case"], r["mode"], r["io"], r["op"], r["input_shapes"], r["attrs"],
-                     int(r["total_cycles"]), int(r["tiu_cycles"]), int(r["gdma_cycles"]),
-                     int(r["n_tiu"]), int(r["n_gdma"]), r["layer_group"] == "group")
-                for r in rows if r["status"] == "ok"]
+        cases = [Case(r["case"], r["mode"], r["io"], r["op"], r["input_shapes"], r["attrs"],
+                      int(r["total_cycles"]), int(r["tiu_cycles"]), int(r["gdma_cycles"]),
+                      int(r["n_tiu"]), int(r["n_gdma"]), r["layer_group"] == "group")
+                 for r in rows if r["status"] == "ok"]
+    for case in cases:  # errors are relative to the vendor's total
+        if case.total_cycles <= 0:
+            raise ModelError(f"{path}: case {case.name!r} ({case.mode}) has total_cycles "
+                             f"{case.total_cycles}, expected > 0")
+    return cases
 
 
 @contextmanager

@@ -3,7 +3,6 @@ and the chip's measured Swin-T times (the article)."""
 
 from __future__ import annotations
 
-import csv
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.api import compile, simulate
-from tpusim.calibration.micro import Case, case_graph, read_cases, table_rows
+from tpusim.calibration.micro import Case, case_graph, read_cases, read_table, table_rows
 from tpusim.errors import ModelError, TpusimError
 from tpusim.hw.chip import Chip
 
@@ -69,13 +68,10 @@ def vendor_commands(folder: Path) -> dict[tuple, dict[tuple[str, str], list[floa
     found: dict[tuple, dict[tuple[str, str], list[float]]] = defaultdict(
         lambda: defaultdict(list))
     path = Path(folder) / "micro" / "commands.csv"
-    try:
-        with path.open(encoding="utf-8") as f, table_rows(path):
-            for r in csv.DictReader(f):
-                found[r["case"], r["mode"], r["io"]][r["engine"], _kind(r["cmd_type"])].append(
-                    float(r["cycles"]))
-    except OSError as exc:
-        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with table_rows(path):
+        for r in read_table(path):
+            found[r["case"], r["mode"], r["io"]][r["engine"], _kind(r["cmd_type"])].append(
+                float(r["cycles"]))
     return found
 
 

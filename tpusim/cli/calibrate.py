@@ -20,10 +20,10 @@ from tpusim.hw.chip import load_chip
 from tpusim.outputs import dumps_json
 
 
-def _data(args: argparse.Namespace) -> Path:
+def _data(args: argparse.Namespace, table: str) -> Path:
     folder = Path(args.data)
-    if not (folder / "micro" / "cases.csv").is_file():
-        raise ModelError(f"{folder}: not tpu-mlir's output folder (no micro/cases.csv in it)")
+    if not (folder / "micro" / table).is_file():
+        raise ModelError(f"{folder}: not tpu-mlir's output folder (no micro/{table} in it)")
     return folder
 
 
@@ -36,7 +36,7 @@ def _stats_rows(table: dict[str, dict[str, float]]) -> list[list[str]]:
 
 def validate(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
-    folder = _data(args)
+    folder = _data(args, "cases.csv")
     results = run_cases(folder, chip)
     cases = summarise(results)
     commands = command_errors(results, vendor_commands(folder))
@@ -61,6 +61,6 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
-    for found in fit_dma(_data(args)):
+    for found in fit_dma(_data(args, "commands.csv")):
         sys.stdout.write(found.toml() + "\n")
     return 0
