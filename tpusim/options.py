@@ -7,7 +7,7 @@ The names are listed in one place, with what each does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from tpusim.errors import CompileError
 
@@ -76,7 +76,3 @@ def parse_options(spec: str | Options | None) -> Options:
         raise CompileError(f"unknown optimisation {unknown[0]!r} (expected before, after, "
                            f"or names from: {', '.join([*STUDY_STEPS, *OPTIONS])})")
     return Options(**{name: name in names for name in OPTIONS})
-
-
-def option_fields() -> list[str]:
-    return [f.name for f in fields(Options)]

@@ -101,8 +101,8 @@ class Analysis:
     graph_outputs: set[str]
 
 
-def analyze(ops: list[Op], g: Graph, chip: Chip, opts: Options,
-            consumers: dict[str, list[Op]], graph_outputs: set[str]) -> Analysis | None:
+def analyze(ops: list[Op], g: Graph, opts: Options, consumers: dict[str, list[Op]],
+            graph_outputs: set[str]) -> Analysis:
     kind = group_type(ops, g)
     return Analysis(kind, allowed_axes(ops, g, opts, kind), consumers, graph_outputs)
 
@@ -133,8 +133,8 @@ def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, 
                 analysis: Analysis | None = None) -> GroupPlan | None:
     """The group these ops form when cut into `secs`, or None if it cannot be (an axis an op
     cannot slice, tensors that disagree on a dim, or more local memory than a lane has)."""
-    a = analysis or analyze(ops, g, chip, opts, consumers, graph_outputs)
-    if a is None or not _cut(secs) <= a.axes:
+    a = analysis or analyze(ops, g, opts, consumers, graph_outputs)
+    if not _cut(secs) <= a.axes:
         return None
     r = roles(ops, g, a.consumers, a.graph_outputs, opts, _cut(secs))
     slices = _grid(ops, g, r, secs)

@@ -123,9 +123,7 @@ class Former:
         return tuple(sig)
 
     def _search(self, ops: list[Op], more: int) -> tuple[float, GroupPlan | None]:
-        analysis = analyze(ops, self.g, self.chip, self.opts, self.consumers, self.outputs)
-        if analysis is None:
-            return float("inf"), None
+        analysis = analyze(ops, self.g, self.opts, self.consumers, self.outputs)
         shape = self.g.tensors[ops[-1].outputs[0]].shape
         dims = tuple(shape[a] if a < len(shape) else 1 for a in (N, C, H))
         axes = frozenset(a for a in (N, C, H)

@@ -86,7 +86,3 @@ class GroupPlan:
     @property
     def names(self) -> list[str]:
         return [op.name for op in self.ops]
-
-    def describe(self) -> str:
-        return (f"group {self.index}: {len(self.ops)} ops, {self.type.value}, {self.secs}, "
-                f"{self.lmem_bytes} B/lane")

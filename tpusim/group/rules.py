@@ -18,7 +18,6 @@ from tpusim.ir.ops import ELEMENTWISE, OpKind
 from tpusim.options import Options
 
 N, C, H = 0, 1, 2
-ALL = frozenset({N, C, H})
 
 
 def _same_leading_dims(g: Graph, op: Op) -> bool:

@@ -73,19 +73,8 @@ ELEMENTWISE = BINARY | UNARY
 # Activations that need the special-function unit (tables, exp) rather than plain arithmetic.
 TRANSCENDENTAL = frozenset({OpKind.SIGMOID, OpKind.SILU, OpKind.GELU, OpKind.TANH, OpKind.ERF,
                             OpKind.EXP, OpKind.LOG, OpKind.SQRT, OpKind.RSQRT})
-MATMUL_LIKE = frozenset({OpKind.MATMUL, OpKind.CONV2D})
-REDUCTIONS = frozenset({OpKind.LAYERNORM, OpKind.SOFTMAX, OpKind.REDUCE_MEAN, OpKind.REDUCE_SUM,
-                        OpKind.REDUCE_MAX, OpKind.MAXPOOL, OpKind.AVGPOOL})
 # Ops that only reinterpret a contiguous tensor: no data moves when they run alone.
 VIEWS = frozenset({OpKind.RESHAPE, OpKind.SQUEEZE, OpKind.UNSQUEEZE})
 DATA_MOVEMENT = VIEWS | frozenset({OpKind.PERMUTE, OpKind.SLICE, OpKind.CONCAT, OpKind.PAD,
                                    OpKind.GATHER, OpKind.EXPAND, OpKind.UPSAMPLE,
                                    OpKind.SCATTERND})
-
-
-def parse_kind(name: str) -> OpKind:
-    """The kind named `name` (its value, as printed: "MatMul", "Add", ...)."""
-    for kind in OpKind:
-        if kind.value.lower() == name.lower() or kind.name.lower() == name.lower():
-            return kind
-    raise ValueError(f"unknown operator kind {name!r}")

@@ -148,15 +148,6 @@ class Direction(Enum):
     S2S = "S2S"  # DDR -> DDR (copy, permute)
     L2L = "L2L"  # local -> local
 
-    @property
-    def reads_ddr(self) -> bool:
-        return self in (Direction.S2L, Direction.S2S)
-
-    @property
-    def writes_ddr(self) -> bool:
-        return self in (Direction.L2S, Direction.S2S)
-
-
 @dataclass(frozen=True, slots=True)
 class Dma:
     """A transfer of `rows` contiguous runs of `row_bytes` each."""

@@ -96,7 +96,7 @@ def _eltwise(op: Op, g: Graph, chip: Chip) -> KernelPlan:
     def works(view: View) -> list[TiuWork]:
         if op.kind is OpKind.CAST:
             return sequences.cast(src, dtype, view, local=False)
-        return sequences.elementwise(op, view, work_dtype, chip, local=False)
+        return sequences.elementwise(op, view, work_dtype, chip)
 
     def make(sizes: tuple[int, ...]) -> Tile:
         if flat:
@@ -278,7 +278,7 @@ def plan(op: Op, g: Graph, chip: Chip) -> KernelPlan | None:
     from tpusim.lower import cube_kernels
 
     kind = op.kind
-    if kind in VIEWS or is_ddr_copy(op, g, chip):
+    if kind in VIEWS or is_ddr_copy(op, g):
         return None
     if kind in ELEMENTWISE:
         return _eltwise(op, g, chip)
@@ -298,7 +298,7 @@ def _global_pool(op: Op, g: Graph) -> bool:
     return out.shape[2:] == (1, 1) and op.attr("pads", (0, 0, 0, 0)) == (0, 0, 0, 0)
 
 
-def is_ddr_copy(op: Op, g: Graph, chip: Chip | None = None) -> bool:
+def is_ddr_copy(op: Op, g: Graph) -> bool:
     """Ops that run as DDR-to-DDR copies: slices, concats, pads, gathers, expands, and permutes
     that keep the innermost axis (the GDMA copies its runs with strides). A permute that moves
     the innermost axis goes through local memory (`_permute`)."""

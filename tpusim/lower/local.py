@@ -58,7 +58,7 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> l
         return sequences.cast(g.tensors[op.inputs[0]].dtype, dtype, view, local=True)
     if kind in ELEMENTWISE:
         work_dtype = DType.F32 if kind is OpKind.GELU else dtype
-        return sequences.elementwise(op, view, work_dtype, chip, local=True)
+        return sequences.elementwise(op, view, work_dtype, chip)
     if kind is OpKind.MATMUL:
         return _matmul(op, g, ins, out)
     if kind is OpKind.CONV2D:
@@ -124,7 +124,7 @@ def _multi_step(op: Op) -> bool:
 @cache
 def _steps(kind: OpKind, lut: bool) -> int:
     probe = Op(kind, "probe", (), (), {"lut": True} if lut else {})
-    return len(sequences.elementwise(probe, (1, 1, 1, 1), DType.F32, _PROBE_CHIP, local=True))
+    return len(sequences.elementwise(probe, (1, 1, 1, 1), DType.F32, _PROBE_CHIP))
 
 
 class _ProbeChip:

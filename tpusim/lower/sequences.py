@@ -23,7 +23,7 @@ _SIMPLE = frozenset({OpKind.MULCONST, OpKind.ADDCONST, OpKind.RELU, OpKind.CLIP,
                      OpKind.MAX, OpKind.MIN})
 
 
-def elementwise(op: Op, view: View, dtype: DType, chip: Chip, local: bool) -> list[TiuWork]:
+def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
     """An element-wise op over a view, computed in `dtype` (not a Cast)."""
     kind = op.kind
 

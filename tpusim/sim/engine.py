@@ -122,7 +122,3 @@ class Simulation:
                                        cmd.group, cmd.slice, start, env.now, nbytes, direction,
                                        cmd.tensor))
             self._done[engine][cmd.id].succeed()
-
-
-def simulate_records(program: Program, chip: Chip) -> list[Record]:
-    return Simulation(program, chip).run()

@@ -31,9 +31,9 @@ from tpusim.options import Options, parse_options
 from tpusim.passes.precision import parse_precision
 
 # Fields that change the program: tiling and grouping depend on them (lanes, EU width, LMEM and
-# its banks, the cube's shape and MAC rates, the flat kernels' tile unit, DDR tensor alignment).
+# its banks, the cube's shape and MAC rates, the flat kernels' tile unit).
 STRUCTURAL_FIELDS: frozenset[str] = frozenset({
-    "npu_count", "eu_bytes", "lmem_bytes_per_npu", "lmem_banks", "ddr_tensor_align_bytes",
+    "npu_count", "eu_bytes", "lmem_bytes_per_npu", "lmem_banks",
     "cube_int8_macs_per_cycle", "cube_f16_macs_per_cycle", "cube_bf16_macs_per_cycle",
     "cube_f32_macs_per_cycle", "cube_int8_columns", "cube_f16_columns", "cube_bf16_columns",
     "cube_f32_columns", "flat_tile_unit_elems",
