@@ -67,8 +67,8 @@ def test_a_parent_is_found_next_to_its_child_however_it_is_spelled(tmp_path, mon
 
 @pytest.mark.parametrize("field", ["ddr_gbps", "npu_count"])
 def test_a_number_too_large_for_a_float_is_a_profile_error(tmp_path, field):
-    with pytest.raises(ChipProfileError, match=f"'{field}' must be at most 1e\\+15, got a "
-                                               "number of 400 digits"):
+    words = f"'{field}' must be between 1e-06 and 1e\\+15, got a number of 400 digits"
+    with pytest.raises(ChipProfileError, match=words):
         load_chip(_profile(tmp_path, f'inherits = "bm1684x"\n{field} = {"9" * 400}\n'))
 
 

@@ -134,7 +134,6 @@ def field_names() -> list[str]:
 
 
 _INT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "int"}
-_FLOAT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "float"}
 _STR_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "str"}
 _FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency", "gdma_tensor_efficiency",
               "ddr_copy_efficiency"}
@@ -177,8 +176,10 @@ def _coerce(source: str, name: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ChipProfileError(f"{source}: field {name!r} must be a number, got {value!r}")
     if isinstance(value, int) and abs(value) > _LARGEST:  # before float() can overflow
-        raise ChipProfileError(f"{source}: field {name!r} must be at most {_LARGEST:g}, got a "
-                               f"number of {len(str(abs(value)))} digits")
+        low = 0 if name in _MAY_BE_ZERO else _SMALLEST
+        shown = f"{value}" if abs(value) < 10**18 else f"a number of {len(str(abs(value)))} digits"
+        raise ChipProfileError(f"{source}: field {name!r} must be between {low:g} and "
+                               f"{_LARGEST:g}, got {shown}")
     if name in _INT_FIELDS:
         if isinstance(value, float):
             if not value.is_integer():
