@@ -204,6 +204,14 @@ def test_read_only_directory_is_refused(tmp_path, monkeypatch, capsys):
         locked.chmod(0o700)
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no procfs")
+def test_a_place_no_file_can_be_created_in_is_refused_even_for_root(monkeypatch, capsys):
+    """os.access says yes to root everywhere; creating a file in /proc fails for anyone."""
+    _no_compile(monkeypatch)
+    assert main(["run", "swin-t", "--out", "/proc/tpusim-out"]) == 2
+    assert capsys.readouterr().err.startswith("tpusim: error: cannot write to /proc/tpusim-out")
+
+
 def test_check_writable_accepts_new_and_existing_places(tmp_path):
     check_writable(tmp_path / "a" / "b" / "c")
     check_writable(tmp_path)

@@ -49,6 +49,11 @@ def check_writable(path: str | Path, is_file: bool = False) -> None:
         raise OutputError(f"cannot write to {target}: {base} is not a directory")
     if not os.access(base, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {target}: permission denied in {base}")
+    try:  # os.access says yes to root everywhere, even on a read-only or virtual file system
+        with tempfile.NamedTemporaryFile(dir=base, prefix=".tpusim-check."):
+            pass
+    except OSError as exc:
+        raise _cannot(target, exc) from None
 
 
 @contextmanager
