@@ -2,10 +2,10 @@
 precision and optimisation setting for a random valid chip, then simulated.
 
 For every example: tpusim either refuses with a one-line CompileError (an op that cannot fit
-the chip's local memory, a program beyond the command bound) or the run keeps every DESIGN.md
-invariant (`violations` is empty), the fast replay (one DMA engine: DDR never shared) gives the
-simulation's makespan, and compiling and simulating again give the same commands and records.
-Any other exception is a bug.
+the chip's local memory, a program beyond the command bound) or the run keeps every invariant
+of tpusim.sim.invariants (`violations` is empty), the fast replay (one DMA engine: DDR never
+shared) gives the simulation's makespan, and compiling and simulating again give the same
+commands and records. Any other exception is a bug.
 
 The default run tries TPUSIM_PROPERTY_EXAMPLES examples (300), the same ones every run;
 `-m slow` tries 20 times as many, new ones each run. `--hypothesis-show-statistics` reports

@@ -1,4 +1,5 @@
-"""The command line: `tpusim run | compare | chips | speed`.
+"""The command line: `tpusim run | compare | chips | speed | validate | fit | bench | sweep |
+sensitivity` (`tpusim -h` says what each does).
 
 Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -6,7 +7,6 @@ Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate one model at one precision")
     model_args(run)
-    run.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+    run.add_argument("--precision", default="f16",
+                     help="f32, f16, bf16 or int8 (default f16; a final.mlir runs as compiled, "
+                          "so --precision and --opt do not apply to it)")
     run.add_argument("--opt", default="after", help=opt_help)
     run.add_argument("--out", help="directory for the timeline and summaries")
     run.add_argument("--json", action="store_true", help="print one JSON object")
@@ -83,27 +85,32 @@ def _parser() -> argparse.ArgumentParser:
 
     speed = sub.add_parser("speed", help="how fast the simulator runs (wall time, commands/s, "
                                          "against a bare simpy replay)")
-    speed.add_argument("model", nargs="?", default="swin-t")
-    speed.add_argument("--precision", default="f16")
-    speed.add_argument("--repeat", type=int, default=3, help="runs to time (best is reported)")
+    speed.add_argument("model", nargs="?", default="swin-t",
+                       help="built-in model name or a file (default swin-t)")
+    speed.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+    speed.add_argument("--repeat", type=_positive_int, default=3,
+                       help="runs to time, the best is reported (default 3)")
     speed.add_argument("--batches", default="1", help="batch sizes to time, e.g. 1,4,16")
-    speed.add_argument("--json", action="store_true")
+    speed.add_argument("--json", action="store_true", help="print one JSON object")
 
     validate = sub.add_parser("validate", help="tpusim against tpu-mlir's per-command model "
                                                "and the chip's measured Swin-T times")
     validate.add_argument("--data", required=True,
                           help="tpu-mlir's output folder (with micro/cases.csv)")
-    validate.add_argument("--chip", default="bm1684x")
+    validate.add_argument("--chip", default="bm1684x",
+                          help="chip name or profile path (default bm1684x)")
     validate.add_argument("--no-article", action="store_true",
                           help="skip the Swin-T table (the single-operator cases only)")
-    validate.add_argument("--json", action="store_true")
+    validate.add_argument("--json", action="store_true", help="print one JSON object")
 
     fit = sub.add_parser("fit", help="fit the profile's DMA efficiencies to tpu-mlir's model")
     fit.add_argument("--data", required=True,
                      help="tpu-mlir's output folder (with micro/commands.csv)")
 
     bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
-    bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml")
+    bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml",
+                       help="the suite (TOML; default benchmarks/suite.toml, relative to the "
+                            "current folder)")
     bench.add_argument("--chip", help="override the suite's chip (name or profile path)")
     bench.add_argument("--out", help="write the results (JSON) here")
     bench.add_argument("--save", help="write the results as a new baseline here")
@@ -121,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--executor", default="process",
                        help="process (every local core, the default), serial, or "
                             "dask://HOST:PORT (a Dask scheduler; needs tpusim[dask])")
-        p.add_argument("--workers", type=int, default=None,
+        p.add_argument("--workers", type=_positive_int, default=None,
                        help="local processes (default: one per core)")
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a progress line on stderr (default: when stderr is a terminal)")
@@ -141,7 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     study_args(sensitivity)
     sensitivity.add_argument("--params", default=None,
                              help="comma-separated chip fields (default: the clocks, DDR "
-                                  "bandwidth and efficiencies, GDMA width, minimum DDR access)")
+                                  "bandwidth, read and write efficiencies, GDMA width, minimum "
+                                  "DDR access)")
     sensitivity.add_argument("--delta", type=float, default=0.2,
                              help="fraction each parameter moves down and up (default 0.2)")
     sensitivity.add_argument("--out", help="directory for sensitivity.csv, .json and "
@@ -170,7 +178,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"tpusim: internal error: {type(exc).__name__}: {exc} "
                          "(set TPUSIM_DEBUG=1 for the traceback)\n")
         return 1
-
-
-def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -18,7 +18,12 @@ from tpusim.errors import ModelError
 from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import load_chip
 from tpusim.outputs import dumps_json
-from tpusim.profile.vendor_compare import compare_vendor, comparison_text, save_vendor_comparison
+from tpusim.profile.vendor_compare import (
+    VENDOR_FILES,
+    compare_vendor,
+    comparison_text,
+    save_vendor_comparison,
+)
 from tpusim.profile.vendor_records import read_vendor_result
 
 _SHOWN_LAYERS = 15  # layers printed under the comparison (the files hold all)
@@ -65,9 +70,9 @@ def run_compiled(args: argparse.Namespace) -> int:
                          + comparison_text(comparison, top=_SHOWN_LAYERS))
     if args.out:
         both = " (both runs on one time axis)" if vendor is not None else ""
-        sys.stdout.write(f"wrote {args.out}/ (timeline.html and trace.json{both}, "
-                         "timeline.png and .svg, summaries as text, CSV and JSON"
-                         f"{', vendor_comparison.txt, .csv, .json' if vendor else ''})\n")
+        sys.stdout.write(f"wrote {Path(args.out)}/ (timeline.html and trace.json{both}, "
+                         "timeline.png and .svg, the roofline, summaries as text, CSV and JSON"
+                         + (", " + ", ".join(VENDOR_FILES) if vendor else "") + ")\n")
     return 0
 
 

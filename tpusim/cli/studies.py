@@ -69,7 +69,7 @@ def sweep(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_sweep(result))
         if args.out:
-            sys.stdout.write(f"wrote {args.out}/ ({', '.join(SWEEP_FILES)})\n")
+            sys.stdout.write(f"wrote {Path(args.out)}/ ({', '.join(SWEEP_FILES)})\n")
     return _finish(result, f" (written to {args.out}/)" if args.out else "")
 
 
@@ -104,7 +104,7 @@ def sensitivity(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_sensitivity(report))
         if args.out:
-            sys.stdout.write(f"wrote {args.out}/ ({', '.join(SENSITIVITY_FILES)})\n")
+            sys.stdout.write(f"wrote {Path(args.out)}/ ({', '.join(SENSITIVITY_FILES)})\n")
     return _finish(report.sweep, f" (written to {args.out}/)" if args.out else "")
 
 

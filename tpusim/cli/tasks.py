@@ -46,7 +46,7 @@ def bench(args: argparse.Namespace) -> int:
     text = dumps_json(results)
     for path in (args.out, args.save):
         if path:
-            write_atomic(Path(path), lambda tmp: tmp.write_text(text))
+            write_atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if args.check:
         problems = check(results, baseline, suite.tolerance)
         for line in problems:
@@ -102,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_run(result))
         if args.out:
-            sys.stdout.write(f"wrote {args.out}/ (timeline.html, trace.json, timeline.png and "
-                             ".svg, roofline.png and .svg, summaries as text, CSV and JSON)\n")
+            sys.stdout.write(f"wrote {Path(args.out)}/ (timeline.html, trace.json, timeline.png "
+                             "and .svg, roofline.png and .svg, summaries as text, CSV and "
+                             "JSON)\n")
     return 0
 
 
@@ -135,7 +136,7 @@ def compare(args: argparse.Namespace) -> int:
         sys.stdout.write(f"\n{precision}: biggest per-layer changes (all in "
                          f"{Path(args.out) / precision / 'diff.txt'})\n" + changes_text(diff))
     if args.out:
-        sys.stdout.write(f"wrote {args.out}/<precision>/: both runs on one time axis "
+        sys.stdout.write(f"wrote {Path(args.out)}/<precision>/: both runs on one time axis "
                          "(timeline.html, trace.json, timeline.png and .svg), the per-layer "
                          "difference (diff.txt, .csv, .json), and each run's own outputs in "
                          "before/ and after/\n")

@@ -16,7 +16,8 @@ every operator left is one tpusim can cost.
   that survives canonicalisation is one tpusim does not know: an UnsupportedOperatorError, or
   with `unknown_ops="fallback"` it is costed as memory-bound element-wise work (load every
   input, one element-wise pass over each output, store every output) and a warning
-  (`UnknownOperatorWarning`) lists every such node. Its output shapes must be in value_info.
+  (`UnknownOperatorWarning`) lists every such node. Its output shapes must be in value_info,
+  unless it keeps its input's shape (SHAPE_PRESERVING).
 - Batch: the file is imported at its own batch (the leading dimension of its inputs) and the
   canonical graph is then re-batched (`tpusim.passes.rebatch`, which documents the rule for
   reshape targets that bake the batch in). A symbolic leading dimension takes `batch` directly.

@@ -146,12 +146,14 @@ def save_comparison(before: Result, after: Result, directory: Path,
     with staged_directory(Path(directory)) as tmp:
         (tmp / "timeline.html").write_text(timeline_html([before, after], labels, title),
                                            encoding="utf-8")
-        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([before, after], labels)))
+        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([before, after], labels)),
+                                        encoding="utf-8")
         for suffix in ("png", "svg"):
             plot_timelines([before, after], tmp / f"timeline.{suffix}", labels)
         (tmp / "diff.txt").write_text(diff_text(diff, title), encoding="utf-8")
         write_csv(tmp / "diff.csv", diff_table(diff))
-        (tmp / "diff.json").write_text(dumps_json({"title": title, **diff.to_dict()}))
+        (tmp / "diff.json").write_text(dumps_json({"title": title, **diff.to_dict()}),
+                                       encoding="utf-8")
         if runs:
             for name, result in zip(RUN_DIRS, (before, after)):
                 save_result(result, tmp / name)

@@ -1,4 +1,5 @@
-"""Tables from records: per layer and per engine, the numbers a timeline summarises."""
+"""Tables from records: per layer, per operator kind and per group, the numbers a timeline
+summarises (the per-engine ones are in kpis.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
 def time_shares(records: list[Record], total_ns: float) -> tuple[dict[int, float], float]:
     """Each layer's share of the wall time (by program index) and the idle time: every instant
     of [0, total] goes to the layers with a command running then, split equally, or to idle.
-    Layer spans overlap inside pipelined groups; shares do not, so they add up to the total."""
+    Layer spans overlap inside pipelined groups; shares do not, so with the idle time they add
+    up to the total."""
     events = sorted((t, step, r.layer) for r in records if r.end_ns > r.start_ns
                     for t, step in ((r.start_ns, 1), (r.end_ns, -1)))
     shares: dict[int, float] = defaultdict(float)

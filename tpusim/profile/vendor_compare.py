@@ -242,12 +242,14 @@ def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorCompa
         written = save_result(ours, tmp)
         (tmp / "timeline.html").write_text(timeline_html([ours, vendor], LABELS, title),
                                            encoding="utf-8")
-        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([ours, vendor], LABELS)))
+        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([ours, vendor], LABELS)),
+                                        encoding="utf-8")
         (tmp / "vendor_comparison.txt").write_text(comparison_text(comparison),
                                                    encoding="utf-8")
         write_csv(tmp / "vendor_kinds.csv", kind_table(comparison))
         write_csv(tmp / "vendor_layers.csv", layer_table(comparison))
-        (tmp / "vendor_comparison.json").write_text(dumps_json(comparison.to_dict()))
+        (tmp / "vendor_comparison.json").write_text(dumps_json(comparison.to_dict()),
+                                                    encoding="utf-8")
     names = [p.name for p in written] + list(VENDOR_FILES)
     return [Path(directory) / name for name in names]
 

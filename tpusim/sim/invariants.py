@@ -1,4 +1,7 @@
-"""The invariants every simulated program satisfies (DESIGN.md), as a checkable function."""
+"""The invariants every simulated program satisfies, as a checkable function: each engine
+runs its commands once each and in order; no command starts before the one it waits for ends;
+the makespan is at least each engine's busy time and the roofline bound; no layer or group uses
+more local memory than a lane has; GDMA moves the bytes the plan says."""
 
 from __future__ import annotations
 
