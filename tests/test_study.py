@@ -59,6 +59,15 @@ def test_options_by_name_and_step():
         parse_options("hdim")
 
 
+def test_option_labels():
+    from dataclasses import replace
+
+    assert [parse_options(s).label() for s in ("before", "after", "grouping")] == [
+        "before", "after", "slice5d_local,squeeze_local"]
+    assert replace(parse_options("after"), layer_groups=False).label() == (
+        "after, no layer groups")
+
+
 def test_reference_table_is_the_articles():
     ref = study.reference_ms("swin-t", "bm1684x", 1)
     assert ref["f16"] == {"before": 7.411, "after": 3.522}

@@ -54,9 +54,8 @@ class Options:
 
     def label(self) -> str:
         on = self.enabled
-        if len(on) == len(OPTIONS):
-            return "after"
-        return ",".join(on) if on else "before"
+        text = "after" if len(on) == len(OPTIONS) else ",".join(on) if on else "before"
+        return text if self.layer_groups else f"{text}, no layer groups"
 
 
 def parse_options(spec: str | Options | None) -> Options:
