@@ -36,6 +36,20 @@ class LayerRow:
         return "TIU" if self.tiu_ns >= self.gdma_ns else "GDMA"
 
 
+def _count(row: LayerRow | GroupRow, r: Record) -> None:
+    """Add one command to a layer's or group's span, engine time, command count and DDR bytes."""
+    row.start_ns = min(row.start_ns, r.start_ns)
+    row.end_ns = max(row.end_ns, r.end_ns)
+    if r.engine == "TIU":
+        row.tiu_ns += r.duration_ns
+        row.tiu_commands += 1
+    else:
+        row.gdma_ns += r.duration_ns
+        row.gdma_commands += 1
+        if r.direction != "L2L":
+            row.ddr_bytes += r.bytes
+
+
 def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
     """One row per layer that issued commands, in program order."""
     rows: dict[int, LayerRow] = {}
@@ -45,16 +59,7 @@ def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
             layer = program.layers[r.layer]
             row = rows[r.layer] = LayerRow(r.layer, layer.name, layer.kind, layer.group,
                                            r.start_ns, r.end_ns, 0.0, 0.0, 0, 0, 0, layer.macs)
-        row.start_ns = min(row.start_ns, r.start_ns)
-        row.end_ns = max(row.end_ns, r.end_ns)
-        if r.engine == "TIU":
-            row.tiu_ns += r.duration_ns
-            row.tiu_commands += 1
-        else:
-            row.gdma_ns += r.duration_ns
-            row.gdma_commands += 1
-            if r.direction != "L2L":
-                row.ddr_bytes += r.bytes
+        _count(row, r)
     return [rows[i] for i in sorted(rows)]
 
 
@@ -161,16 +166,7 @@ def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
             row.layers.append(r.layer)
             row.lmem_bytes = max(row.lmem_bytes, program.layers[r.layer].lmem_bytes)
         slices[r.group].add(r.slice)
-        row.start_ns = min(row.start_ns, r.start_ns)
-        row.end_ns = max(row.end_ns, r.end_ns)
-        if r.engine == "TIU":
-            row.tiu_ns += r.duration_ns
-            row.tiu_commands += 1
-        else:
-            row.gdma_ns += r.duration_ns
-            row.gdma_commands += 1
-            if r.direction != "L2L":
-                row.ddr_bytes += r.bytes
+        _count(row, r)
     plans = {plan.index: plan for plan in program.groups}
     for row in rows.values():
         row.layers.sort()
