@@ -8,16 +8,12 @@ every group), and its batch is the file's.
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
 from tpusim.api import Result, load_program, simulate
-from tpusim.cli.text import format_run
+from tpusim.cli.text import format_run, print_report, warning_lines
 from tpusim.errors import ModelError
-from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import load_chip
-from tpusim.outputs import dumps_json
 from tpusim.profile.vendor_compare import (
     VENDOR_FILES,
     compare_vendor,
@@ -35,14 +31,7 @@ def is_compiled_program(model: str) -> bool:
 
 def run_compiled(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnknownOperatorWarning)
-        program = load_program(args.model, chip, args.max_commands)
-    for w in caught:
-        if issubclass(w.category, UnknownOperatorWarning):
-            sys.stderr.write(f"tpusim: warning: {w.message}\n")
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    program = warning_lines(lambda: load_program(args.model, chip, args.max_commands))
     graph = program.graph
     batch = graph.tensors[graph.inputs[0]].shape[0] if graph is not None and graph.inputs else 1
     if args.batch is not None and args.batch != batch:
@@ -58,21 +47,23 @@ def run_compiled(args: argparse.Namespace) -> int:
             save_vendor_comparison(result, vendor, comparison, Path(args.out))
         else:
             result.save(Path(args.out))
-    if args.json:
+    def data() -> dict:
         summary = result.summary()
         if vendor is not None and comparison is not None:
             summary["vendor"] = _vendor_summary(vendor, comparison)
-        sys.stdout.write(dumps_json(summary))
-        return 0
-    sys.stdout.write(format_run(result))
-    if comparison is not None:
-        sys.stdout.write(f"\nagainst tpu-mlir's profile {args.vendor_profile}\n"
-                         + comparison_text(comparison, top=_SHOWN_LAYERS))
-    if args.out:
-        both = " (both runs on one time axis)" if vendor is not None else ""
-        sys.stdout.write(f"wrote {Path(args.out)}/ (timeline.html and trace.json{both}, "
-                         "timeline.png and .svg, the roofline, summaries as text, CSV and JSON"
-                         + (", " + ", ".join(VENDOR_FILES) if vendor else "") + ")\n")
+        return summary
+
+    def text() -> str:
+        if comparison is None:
+            return format_run(result)
+        return (format_run(result) + f"\nagainst tpu-mlir's profile {args.vendor_profile}\n"
+                + comparison_text(comparison, top=_SHOWN_LAYERS))
+
+    both = " (both runs on one time axis)" if vendor is not None else ""
+    print_report(args, data, text,
+                 f" (timeline.html and trace.json{both}, timeline.png and .svg, the roofline, "
+                 "summaries as text, CSV and JSON"
+                 + (", " + ", ".join(VENDOR_FILES) if vendor else "") + ")")
     return 0
 
 

@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
+from tpusim.cli.text import print_report, warning_lines
 from tpusim.errors import TpusimError
-from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import load_chip
-from tpusim.outputs import dumps_json
 from tpusim.sweep import SensitivityResult, SweepResult, parse_set
 from tpusim.sweep import sensitivity as run_sensitivity
 from tpusim.sweep import sweep as run_sweep
 from tpusim.sweep.result import SWEEP_FILES
 from tpusim.sweep.sensitivity import SENSITIVITY_FILES
-
-T = TypeVar("T")
-
-
-def _warning_lines(call: Callable[[], T]) -> T:
-    """Run `call`; unknown-operator warnings become one line each on stderr, as in `run`."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnknownOperatorWarning)
-        value = call()
-    for message in dict.fromkeys(str(w.message) for w in caught
-                                 if issubclass(w.category, UnknownOperatorWarning)):
-        sys.stderr.write(f"tpusim: warning: {message}\n")
-    return value
 
 
 def _common(args: argparse.Namespace) -> dict:
@@ -61,15 +44,11 @@ def sweep(args: argparse.Namespace) -> int:
         if name in grid:
             raise TpusimError(f"--set {name} is given twice")
         grid[name] = values
-    result = _warning_lines(lambda: run_sweep(args.model, grid, **common))
+    result = warning_lines(lambda: run_sweep(args.model, grid, **common))
     if args.out:
         result.save(Path(args.out))
-    if args.json:
-        sys.stdout.write(dumps_json(result.to_dict()))
-    else:
-        sys.stdout.write(format_sweep(result))
-        if args.out:
-            sys.stdout.write(f"wrote {Path(args.out)}/ ({', '.join(SWEEP_FILES)})\n")
+    print_report(args, result.to_dict, lambda: format_sweep(result),
+                 f" ({', '.join(SWEEP_FILES)})")
     return _finish(result, f" (written to {args.out}/)" if args.out else "")
 
 
@@ -95,16 +74,12 @@ def sensitivity(args: argparse.Namespace) -> int:
     params = None
     if args.params is not None:
         params = [p.strip() for p in args.params.split(",") if p.strip()]
-    report = _warning_lines(lambda: run_sensitivity(args.model, params, args.delta,
+    report = warning_lines(lambda: run_sensitivity(args.model, params, args.delta,
                                                     **_common(args)))
     if args.out:
         report.save(Path(args.out))
-    if args.json:
-        sys.stdout.write(dumps_json(report.to_dict()))
-    else:
-        sys.stdout.write(format_sensitivity(report))
-        if args.out:
-            sys.stdout.write(f"wrote {Path(args.out)}/ ({', '.join(SENSITIVITY_FILES)})\n")
+    print_report(args, report.to_dict, lambda: format_sensitivity(report),
+                 f" ({', '.join(SENSITIVITY_FILES)})")
     return _finish(report.sweep, f" (written to {args.out}/)" if args.out else "")
 
 

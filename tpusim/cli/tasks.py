@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 from tpusim import study
 from tpusim.api import Result, compile, simulate
 from tpusim.cli import calibrate, studies
-from tpusim.cli.text import format_run, format_study
+from tpusim.cli.text import format_run, format_study, print_report, warning_lines
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model
-from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.hw.chip import field_names, list_chips, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS
@@ -61,15 +59,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> Graph:
     """The model; operators costed by the unknown-operator fallback get one warning line."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnknownOperatorWarning)
-        graph = load_model(args.model, args.batch, args.unknown_ops)
-    for w in caught:
-        if issubclass(w.category, UnknownOperatorWarning):
-            sys.stderr.write(f"tpusim: warning: {w.message}\n")
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return graph
+    return warning_lines(lambda: load_model(args.model, args.batch, args.unknown_ops))
 
 
 def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
@@ -97,14 +87,9 @@ def run(args: argparse.Namespace) -> int:
     result = _simulate(_load(args), args.chip, args.precision, args.opt, args.max_commands)
     if args.out:
         result.save(Path(args.out))
-    if args.json:
-        sys.stdout.write(dumps_json(result.summary()))
-    else:
-        sys.stdout.write(format_run(result))
-        if args.out:
-            sys.stdout.write(f"wrote {Path(args.out)}/ (timeline.html, trace.json, timeline.png "
-                             "and .svg, roofline.png and .svg, summaries as text, CSV and "
-                             "JSON)\n")
+    print_report(args, result.summary, lambda: format_run(result),
+                 " (timeline.html, trace.json, timeline.png and .svg, roofline.png and .svg, "
+                 "summaries as text, CSV and JSON)")
     return 0
 
 
@@ -128,18 +113,16 @@ def compare(args: argparse.Namespace) -> int:
             "rows": [row.to_dict() for row in rows]}
     if ablation:
         data["ablation"] = ablation
-    if args.json:
-        sys.stdout.write(dumps_json(data))
-        return 0
-    sys.stdout.write(format_study(data))
-    for precision, diff in diffs.items():
-        sys.stdout.write(f"\n{precision}: biggest per-layer changes (all in "
-                         f"{Path(args.out) / precision / 'diff.txt'})\n" + changes_text(diff))
-    if args.out:
-        sys.stdout.write(f"wrote {Path(args.out)}/<precision>/: both runs on one time axis "
-                         "(timeline.html, trace.json, timeline.png and .svg), the per-layer "
-                         "difference (diff.txt, .csv, .json), and each run's own outputs in "
-                         "before/ and after/\n")
+    def text() -> str:
+        return format_study(data) + "".join(
+            f"\n{precision}: biggest per-layer changes (all in "
+            f"{Path(args.out) / precision / 'diff.txt'})\n" + changes_text(diff)
+            for precision, diff in diffs.items())
+
+    print_report(args, lambda: data, text,
+                 "<precision>/: both runs on one time axis (timeline.html, trace.json, "
+                 "timeline.png and .svg), the per-layer difference (diff.txt, .csv, .json), "
+                 "and each run's own outputs in before/ and after/")
     return 0
 
 

@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from tpusim.frontend.onnx_import import UnknownOperatorWarning
+from tpusim.outputs import dumps_json
 from tpusim.profile.summary import group_rows, kind_rows
 
 if TYPE_CHECKING:
     from tpusim.api import Result
+
+
+T = TypeVar("T")
+
+
+def warning_lines(call: Callable[[], T]) -> T:
+    """Run `call`; each operator costed by the unknown-operator fallback is reported once, as
+    one line on stderr; other warnings are shown as Python shows them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownOperatorWarning)
+        value = call()
+    unknown = [w for w in caught if issubclass(w.category, UnknownOperatorWarning)]
+    for message in dict.fromkeys(str(w.message) for w in unknown):
+        sys.stderr.write(f"tpusim: warning: {message}\n")
+    for w in caught:
+        if w not in unknown:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return value
+
+
+def print_report(args: argparse.Namespace, data: Callable[[], Any], text: Callable[[], str],
+                 written: str) -> None:
+    """With --json the data as one JSON object; else the text and, with --out, a line saying
+    what was written there (`written` follows the folder's name)."""
+    if args.json:
+        sys.stdout.write(dumps_json(data()))
+        return
+    sys.stdout.write(text())
+    if args.out:
+        sys.stdout.write(f"wrote {Path(args.out)}/{written}\n")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
