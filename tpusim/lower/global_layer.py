@@ -45,7 +45,7 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op,
         for combo in product(*([size for size, _ in split] for split in splits)):
             tile = cache.get(combo) or cache.setdefault(combo, plan.make_tile(combo))
             need = max(need, tile.lmem_bytes)
-        return need * (1 if count == 1 or plan.serial else 2) <= budget
+        return need * (1 if count == 1 else plan.buffer_sets) <= budget
 
     parts = [1] * len(plan.dims)
     parts[0] = min(plan.dims[0], plan.min_tiles)
@@ -78,7 +78,7 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
     sizes = choose_tiles(plan, chip, op, streams.max_commands)
     cache: dict[tuple[int, ...], Tile] = {}
     tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
-    buffers = 1 if plan.serial else min(2, len(tiles))
+    buffers = min(plan.buffer_sets, len(tiles))
     lmem = plan.held_bytes + max(t.lmem_bytes for t in tiles) * buffers
     for tensor, dma in plan.held:
         streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)
@@ -94,7 +94,7 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
 
     def load(i: int) -> None:
         # double buffers: tile i reuses tile i-2's; a serial kernel has one buffer set
-        gdma(tiles[i].loads, computed.get(i - (1 if plan.serial else 2), 0), i)
+        gdma(tiles[i].loads, computed.get(i - plan.buffer_sets, 0), i)
         loaded[i] = streams.last(Engine.GDMA)
 
     load(0)

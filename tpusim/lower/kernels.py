@@ -48,6 +48,12 @@ class KernelPlan:
     min_tiles: int = 1  # tiles the kernel cuts its work into at least (to overlap them)
     serial: bool = False  # each tile loads only once the previous one is computed
 
+    @property
+    def buffer_sets(self) -> int:
+        """Tile buffers in local memory: two (load one tile while computing another) unless
+        the kernel is serial."""
+        return 1 if self.serial else 2
+
 
 def load(name: str, rows: int, row_bytes: int, kind: str = "GDMA_TENSOR") -> Move:
     return name, transfer(Direction.S2L, rows, row_bytes, kind)
@@ -141,13 +147,15 @@ def _rows_plan(op: Op, g: Graph, chip: Chip, length: int, out_length: int,
     held_bytes = sum(lane_bytes((1, 1, 1, p.numel), p.dtype, chip) for p in params)
     eu = chip.eu_num(x.dtype)
     aligned_row = -(-length // eu) * eu * x.dtype.bytes
+    f32_eu = chip.eu_num(DType.F32)  # streaming kernels keep an f32 row of partial results
 
     def make(sizes: tuple[int, ...]) -> Tile:
         r = sizes[0]
         lanes = min(r, chip.npu_count)
         per_lane = -(-r // lanes)
         lmem = per_lane * (aligned_row + -(-out_length // eu) * eu * out.dtype.bytes
-                           + (-(-length // 16) * 16 * 4 if streaming else 0))
+                           + (-(-length // f32_eu) * f32_eu * DType.F32.bytes
+                              if streaming else 0))
         return Tile((load(x.name, r, length * x.dtype.bytes),),
                     tuple(works_for(lanes, per_lane, length)),
                     (store(out.name, r, out_length * out.dtype.bytes),), lmem)

@@ -46,7 +46,7 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
     if kind is OpKind.HARDSWISH:
         return [ar(name="mul_add"), ar(name="clamp"), ar(name="mul")]
     if kind is OpKind.GELU:
-        return gelu(view)
+        return gelu(view, chip)
     if kind in (OpKind.SIGMOID, OpKind.SILU, OpKind.TANH):  # 1 / (1 + exp(-x)) and friends
         works: list[TiuWork] = [ar(name="neg"), Special(*view, dtype, "exp"), ar(name="add"),
                                 ar(chip.ar_divide_passes, F32, "divide")]
@@ -80,7 +80,7 @@ def bias_add(view: View, dtype: DType) -> list[TiuWork]:
     return [Arith(*view, INT32 if dtype is DType.INT8 else dtype, "bias", 2)]
 
 
-def gelu(view: View) -> list[TiuWork]:
+def gelu(view: View, chip: Chip) -> list[TiuWork]:
     """x/2 (1 + erf(x/sqrt 2)) in f32: erf by a polynomial and an exp, 81 EU passes an element
     (vendor: 24 AR, 2 SFU, 2 FUSED_CMP, 2 STATIC_BC per tile)."""
     def ar(passes: float) -> Arith:
@@ -90,7 +90,8 @@ def gelu(view: View) -> list[TiuWork]:
         return Arith(*view, F32, "select", 2, kind="FUSED_CMP")
 
     static = Broadcast(1, 1, F32, "STATIC_BC")
-    works: list[TiuWork] = [static, static, *[ar(1)] * 4, ar(31), Special(*view, F32, "exp"),
+    works: list[TiuWork] = [static, static, *[ar(1)] * 4, ar(chip.ar_divide_passes),
+                            Special(*view, F32, "exp"),
                             ar(1), ar(1), ar(2), *[ar(1)] * 4, ar(2), ar(1), ar(0.5), ar(0.5),
                             ar(1), Special(*view, F32, "exp"), ar(2), ar(1), ar(1), cmp(), cmp(),
                             ar(1), ar(1), ar(1), ar(2)]
