@@ -60,6 +60,7 @@ class Chip:
     ddr_copy_efficiency: float
     ddr_min_access_bytes: int
     ddr_short_row_bytes: int
+    ddr_store_merge_bytes: int
     gdma_accesses_in_flight: int
     gdma_bytes_per_cycle: float
     gdma_startup_cycles: float
@@ -75,15 +76,14 @@ class Chip:
         """Elements one lane processes per cycle (tpu-mlir Arch::eu_num)."""
         return max(1, self.eu_bytes // dtype.bytes)
 
+    def _cube(self, dtype: DType, what: str) -> int:
+        """The cube field `cube_<dtype>_<what>` for a dtype (uint8 as int8, others as f32)."""
+        key = {DType.INT8: "int8", DType.UINT8: "int8", DType.F16: "f16", DType.BF16: "bf16"}
+        return getattr(self, f"cube_{key.get(dtype, 'f32')}_{what}")
+
     def cube_columns(self, dtype: DType) -> int:
         """Output columns (conv pixels, matmul columns) one lane finishes per cube step."""
-        if dtype in (DType.INT8, DType.UINT8):
-            return self.cube_int8_columns
-        if dtype is DType.F16:
-            return self.cube_f16_columns
-        if dtype is DType.BF16:
-            return self.cube_bf16_columns
-        return self.cube_f32_columns
+        return self._cube(dtype, "columns")
 
     def ic_num(self, dtype: DType) -> int:
         """Input channels the cube reduces per lane per step (tpu-mlir BM168x::ic_num)."""
@@ -92,13 +92,7 @@ class Chip:
 
     def cube_macs_per_cycle(self, dtype: DType) -> int:
         """Peak multiply-accumulates per TIU cycle for convolutions and matmuls."""
-        if dtype in (DType.INT8, DType.UINT8):
-            return self.cube_int8_macs_per_cycle
-        if dtype is DType.F16:
-            return self.cube_f16_macs_per_cycle
-        if dtype is DType.BF16:
-            return self.cube_bf16_macs_per_cycle
-        return self.cube_f32_macs_per_cycle
+        return self._cube(dtype, "macs_per_cycle")
 
     @property
     def lmem_bytes(self) -> int:
