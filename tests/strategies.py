@@ -138,6 +138,7 @@ def chips(draw: st.DrawFn, base: Chip) -> Chip:
         ddr_copy_efficiency=draw(fraction),
         ddr_min_access_bytes=draw(st.sampled_from([1, 32, 64, 256, 512])),
         ddr_short_row_bytes=draw(st.sampled_from([1, 64, 128, 512])),
+        ddr_store_merge_bytes=draw(st.sampled_from([1, 8, 32])),
         gdma_accesses_in_flight=draw(st.integers(1, 8)),
         gdma_bytes_per_cycle=draw(st.sampled_from([8.0, 32.0, 64.0, 128.0])),
         tiu_startup_cycles=draw(st.floats(0, 200)),

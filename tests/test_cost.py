@@ -93,6 +93,14 @@ def test_short_rows_cost_several_accesses(chip, rows, row_bytes, accesses):
     assert accesses_per_row(Dma(Direction.S2L, rows, row_bytes), chip) == accesses
 
 
+@pytest.mark.parametrize("row_bytes, accesses", [(4, 2), (2, 4), (1, 4), (8, 1)])
+def test_stores_of_tiny_rows_merge_their_accesses(chip, row_bytes, accesses):
+    """Rows below 32 B store in ceil(8 B / row bytes) accesses, at most the 4 in flight."""
+    assert accesses_per_row(Dma(Direction.L2S, 2048, row_bytes), chip) == accesses
+    assert accesses_per_row(Dma(Direction.L2S, 2048, 4),
+                            chip.replace(ddr_store_merge_bytes=16)) == 4
+
+
 def test_dma_by_hand(simple_chip):
     # 8192 rows of 98 bytes, each longer than the 64-byte minimum access, at 64 B/ns
     assert gdma_ns(Dma(Direction.S2L, 8192, 98), simple_chip) == pytest.approx(8192 * 98 / 64)

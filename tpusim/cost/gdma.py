@@ -30,15 +30,16 @@ class DmaCost:
 
 def accesses_per_row(work: Dma, chip: Chip) -> int:
     """DDR accesses one row costs. A lone row, or a very short one, holds one of the engine's
-    accesses in flight while the rest idle; a short row costs two unless the transfer's rows
-    span more than one lane group, whose rows then interleave."""
+    accesses in flight while the rest idle, except that a store's tiny rows merge into
+    accesses of ddr_store_merge_bytes; a short row costs two unless the transfer's rows span
+    more than one lane group, whose rows then interleave."""
     in_flight = chip.gdma_accesses_in_flight
     short = chip.ddr_short_row_bytes
     if work.rows == 1:
         return in_flight
-    if work.row_bytes < short // 4:  # stores of a few bytes a row merge in pairs of accesses
+    if work.row_bytes < short // 4:
         if work.direction is Direction.L2S:
-            return min(in_flight, max(1, -(-(short // 16) // work.row_bytes)))
+            return min(in_flight, max(1, -(-chip.ddr_store_merge_bytes // work.row_bytes)))
         return in_flight
     if work.row_bytes < short // 2:
         base = in_flight

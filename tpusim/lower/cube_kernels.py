@@ -146,6 +146,14 @@ def matmul(op: Op, g: Graph, chip: Chip) -> KernelPlan:
                       max_tile=1 if width else None, serial=bool(width))
 
 
+# The 3-IC sequence's sizes, read off the one 3-IC program in the vendor data
+# (tpu-mlir/fixtures conv7x7s2_3x224x224_64: 7x7 kernel, 3 input channels). How they scale
+# with the kernel is not known, so every 3-IC conv uses them (a 4x4 patch embedding too).
+_3IC_COPY_ROWS = 7  # rows of each weight lane copy
+_3IC_BROADCAST_ROWS = (4, 4, 8)  # rows of the three input lane broadcasts per tile
+_3IC_PREPARE_TAPS = 14  # taps of the PorD that folds kernel rows into channels
+
+
 def conv_works(x_shape: tuple[int, ...], w_shape: tuple[int, ...], out: tuple[int, ...],
                group: int, dt: DType, chip: Chip) -> tuple[list[TiuWork], list[TiuWork]]:
     """The TIU instructions of a convolution: (once per kernel, per tile).
@@ -168,11 +176,11 @@ def conv_works(x_shape: tuple[int, ...], w_shape: tuple[int, ...], out: tuple[in
         once: list[TiuWork] = [
             Broadcast(1, 1, dt, "DISTRIBUTE_BC"), Arith(1, 1, 1, eu, dt, "3ic", 2),
             Arith(1, 1, 1, eu, dt, "3ic"), Arith(1, 1, 1, eu, dt, "3ic"),
-            Lookup(1, 1, 1, 1, dt), Broadcast(7, eu, dt, "LANE_COPY"),
-            Broadcast(7, eu, dt, "LANE_COPY")]
+            Lookup(1, 1, 1, 1, dt),
+            *[Broadcast(_3IC_COPY_ROWS, eu, dt, "LANE_COPY") for _ in range(2)]]
         pixels = n * oh * ow
-        prepare: list[TiuWork] = [Broadcast(4, pixels, dt), Broadcast(4, pixels, dt),
-                                  Broadcast(8, pixels, dt), Pool(1, 1, 1, pixels, 14, dt, "3ic")]
+        prepare: list[TiuWork] = [*[Broadcast(rows, pixels, dt) for rows in _3IC_BROADCAST_ROWS],
+                                  Pool(1, 1, 1, pixels, _3IC_PREPARE_TAPS, dt, "3ic")]
         return once, [*prepare, Conv(n, oc, oh, ow, ic * kh, 1, kw, dt)]
     return [], [Conv(n, oc, oh, ow, ic, kh, kw, dt)]
 
