@@ -44,7 +44,7 @@ from tpusim.frontend.onnx_proto import (
     element_dtype,
 )
 from tpusim.ir.dtypes import DType
-from tpusim.ir.graph import Graph, Op, Tensor, TensorKind
+from tpusim.ir.graph import Graph, Op, Tensor, TensorKind, fresh_name
 from tpusim.ir.ops import OpKind
 from tpusim.ir.shapes import infer
 from tpusim.ir.verify import verify
@@ -64,6 +64,14 @@ _KEEP_FLOAT_VALUES = 64  # float constants up to this size keep their values (sc
 
 class UnknownOperatorWarning(UserWarning):
     """Operators tpusim does not model were costed by the memory-bound fallback."""
+
+
+def warn_unknown(where: str, ops: Sequence[Op], stacklevel: int) -> None:
+    """One UnknownOperatorWarning listing every op costed by the fallback."""
+    listed = ", ".join(f"{op.name} ({op.attr('op_type')})" for op in ops)
+    warnings.warn(UnknownOperatorWarning(
+        f"{where}: {len(ops)} operator(s) tpusim does not model are costed as memory-bound "
+        f"element-wise work: {listed}"), stacklevel=stacklevel + 1)
 
 
 def load_onnx(path: str | Path | Any, batch: int | None = None,
@@ -148,10 +156,7 @@ def _check_operators(graph: Graph, where: str, unknown_ops: str) -> Graph:
             f"{where}: node {op.name!r} ({op.attr('op_type')}): {op.attr('reason')}{more} "
             "(unknown_ops='fallback' or --unknown-ops fallback costs such operators as "
             "memory-bound element-wise work)")
-    listed = ", ".join(f"{op.name} ({op.attr('op_type')})" for op in opaque)
-    warnings.warn(UnknownOperatorWarning(
-        f"{where}: {len(opaque)} operator(s) tpusim does not model are costed as memory-bound "
-        f"element-wise work: {listed}"), stacklevel=3)
+    warn_unknown(where, opaque, stacklevel=3)
     return graph
 
 
@@ -350,9 +355,7 @@ class _Importer:
 
     @staticmethod
     def _fresh(stem: str, taken: set[str]) -> str:
-        name, i = stem, 1
-        while name in taken:
-            name, i = f"{stem}_{i}", i + 1
+        name = fresh_name(stem, taken)
         taken.add(name)
         return name
 

@@ -16,7 +16,6 @@ vendor profile can be laid beside tpusim's timeline layer by layer.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ from tpusim.frontend.mlir_model import (
     MlirOp,
     TensorType,
 )
-from tpusim.frontend.onnx_import import UnknownOperatorWarning
+from tpusim.frontend.onnx_import import warn_unknown
 from tpusim.frontend.tpu_mlir_ops import convert, dtype_of, local_axis, shape_of
 from tpusim.frontend.tpu_mlir_slices import (
     SMALL_C,
@@ -40,7 +39,7 @@ from tpusim.frontend.tpu_mlir_slices import (
     slice_dims,
 )
 from tpusim.group.plan import Compute, GroupPlan, GroupType, Row, Secs, Transfer
-from tpusim.ir.graph import Graph, Op, Tensor, TensorKind
+from tpusim.ir.graph import Graph, Op, Tensor, TensorKind, fresh_name
 from tpusim.ir.ops import OpKind
 from tpusim.limits import MAX_COMMANDS
 
@@ -93,10 +92,7 @@ def import_final_mlir(module: MlirModule, source: str = "<final.mlir>",
     model = ImportedModel(module.name or "tpu_mlir", module.chip or "", module.mode or "",
                           graph, importer.layers, importer.steps, importer.unknown)
     if model.unknown:
-        listed = ", ".join(f"{op.name} ({op.attr('op_type')})" for op in model.unknown)
-        warnings.warn(UnknownOperatorWarning(
-            f"{source}: {len(model.unknown)} operator(s) tpusim does not model are costed as "
-            f"memory-bound element-wise work: {listed}"), stacklevel=2)
+        warn_unknown(source, model.unknown, stacklevel=2)
     return model
 
 
@@ -107,10 +103,7 @@ class _Names:
         self._used: set[str] = set()
 
     def __call__(self, base: str) -> str:
-        name, n = base, 1
-        while name in self._used:
-            n += 1
-            name = f"{base}#{n}"
+        name = fresh_name(base, self._used, "#", 2)
         self._used.add(name)
         return name
 

@@ -7,7 +7,7 @@ tensors by name. Passes never mutate a graph they are given; they build a new on
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
@@ -15,6 +15,14 @@ from typing import Any
 from tpusim.errors import GraphError
 from tpusim.ir.dtypes import DType
 from tpusim.ir.ops import OpKind
+
+
+def fresh_name(stem: str, taken: Container[str], sep: str = "_", start: int = 1) -> str:
+    """`stem`, or the first of stem_1, stem_2, ... (with `sep` and `start`) not in `taken`."""
+    name, i = stem, start
+    while name in taken:
+        name, i = f"{stem}{sep}{i}", i + 1
+    return name
 
 
 class TensorKind(Enum):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from tpusim.errors import CompileError
 from tpusim.ir.dtypes import DType
-from tpusim.ir.graph import Graph, Op, Tensor
+from tpusim.ir.graph import Graph, Op, Tensor, fresh_name
 from tpusim.ir.ops import DATA_MOVEMENT, TRANSCENDENTAL, OpKind
 
 PRECISIONS = ("f32", "f16", "bf16", "int8")
@@ -79,7 +79,7 @@ def assign_precision(graph: Graph, precision: str, io: str = "f32") -> Graph:
             return name
         key = (name, dtype)
         if key not in casts:
-            out = _fresh(tensors, f"{name}.to_{dtype.value}")
+            out = fresh_name(f"{name}.to_{dtype.value}", tensors)
             tensors[out] = Tensor(out, tensors[name].shape, dtype)
             ops.append(Op(OpKind.CAST, _fresh_op(ops, f"{name}.cast_{dtype.value}"), (name,),
                           (out,), {"to": dtype.value}))
@@ -115,13 +115,6 @@ def assign_precision(graph: Graph, precision: str, io: str = "f32") -> Graph:
     outputs = [t if io == "native" else cast(t, DType.F32) for t in graph.outputs]
     result = Graph(graph.name, tensors, ops, list(graph.inputs), outputs)
     return result.rebuilt(ops)
-
-
-def _fresh(tensors: dict[str, Tensor], stem: str) -> str:
-    name, i = stem, 1
-    while name in tensors:
-        name, i = f"{stem}_{i}", i + 1
-    return name
 
 
 def _fresh_op(ops: list[Op], stem: str) -> str:

@@ -3,7 +3,7 @@ graph and builds the edited copy (the graph it was given is never changed)."""
 
 from __future__ import annotations
 
-from tpusim.ir.graph import Graph, Op, Tensor
+from tpusim.ir.graph import Graph, Op, Tensor, fresh_name
 
 
 def use_counts(graph: Graph) -> dict[str, int]:
@@ -55,9 +55,7 @@ class Rewrite:
 
     def fresh(self, stem: str) -> str:
         """A tensor or op name not used in the graph nor by this rewrite."""
-        name, i = stem, 1
-        while name in self._taken:
-            name, i = f"{stem}_{i}", i + 1
+        name = fresh_name(stem, self._taken)
         self._taken.add(name)
         return name
 
