@@ -18,7 +18,7 @@ import math
 from tpusim.ir.graph import Graph, Op, Tensor
 from tpusim.ir.ops import OpKind as K
 from tpusim.passes.permutes import constant_valued, inverse, move_below, sinkable_chain
-from tpusim.passes.rewrite import Rewrite, use_counts
+from tpusim.passes.rewrite import Rewrite, axis_box, use_counts
 
 _HEADS_TO_BATCH = (0, 2, 1, 3)  # [B, M, H, K] <-> [B, H, M, K]
 _HEADS_TO_BATCH_T = (0, 2, 3, 1)  # [B, N, H, K] -> [B, H, K, N]
@@ -67,12 +67,10 @@ def _split(rw: Rewrite, graph: Graph, reshape: Op, order: tuple[int, ...],
     rest = tuple(o - (o > axis) for o in order[1:])
     for s, squeeze in pairs:
         index = s.attr("starts")[0]
-        starts = tuple(index if i == axis else 0 for i in range(len(src.shape)))
-        ends = tuple(index + 1 if i == axis else d for i, d in enumerate(src.shape))
         sliced = tuple(1 if i == axis else d for i, d in enumerate(src.shape))
         cut = rw.add_tensor(Tensor(rw.fresh(f"{s.name}.split"), sliced, src.dtype))
         rw.replace(s, Op(K.SLICE, cut, (src.name,), (cut,),
-                         {"starts": starts, "ends": ends, "steps": (1,) * len(sliced)}))
+                         axis_box(src.shape, axis, index, index + 1)))
         kept = sliced[:axis] + sliced[axis + 1:]
         squeezed = rw.add_tensor(Tensor(rw.fresh(f"{squeeze.name}.split"), kept, src.dtype))
         rw.replace(squeeze, Op(K.SQUEEZE, squeezed, (cut,), (squeezed,), {"axes": (axis,)}),

@@ -35,7 +35,8 @@ from tpusim.passes.fusion import (
     fuse_matmul_bias,
     fuse_silu,
 )
-from tpusim.passes.rewrite import Rewrite, use_counts
+from tpusim.passes.permutes import is_identity
+from tpusim.passes.rewrite import Rewrite, axis_box, use_counts
 
 Pass = Callable[[Graph], Graph]
 
@@ -56,7 +57,7 @@ def _is_identity(op: Op, g: Graph) -> bool:
     if op.kind is K.PAD:
         return not any(op.attr("pads"))
     if op.kind is K.PERMUTE:
-        return list(op.attr("order")) == list(range(len(src.shape)))
+        return is_identity(op.attr("order"))
     if op.kind is K.SLICE:
         return src.shape == out.shape and set(op.attr("steps")) == {1}
     return op.kind in (K.RESHAPE, K.EXPAND) and src.shape == out.shape
@@ -166,13 +167,6 @@ def fold_batchnorm(graph: Graph) -> Graph:
     return rw.build()
 
 
-def _axis_box(shape: tuple[int, ...], axis: int, start: int, stop: int) -> dict[str, tuple]:
-    """Slice attributes taking [start, stop) on `axis` and everything elsewhere."""
-    return {"starts": tuple(start if i == axis else 0 for i in range(len(shape))),
-            "ends": tuple(stop if i == axis else d for i, d in enumerate(shape)),
-            "steps": (1,) * len(shape)}
-
-
 def gather_to_slice(graph: Graph) -> Graph:
     rw = Rewrite(graph)
     for op in graph.ops:
@@ -186,7 +180,7 @@ def gather_to_slice(graph: Graph) -> Graph:
             sliced = (*x.shape[:axis], 1, *x.shape[axis + 1:])
             mid = rw.add_tensor(Tensor(rw.fresh(f"{op.name}.slice"), sliced, x.dtype))
             rw.replace(op, Op(K.SLICE, mid, (x.name,), (mid,),
-                              _axis_box(x.shape, axis, first, first + 1)),
+                              axis_box(x.shape, axis, first, first + 1)),
                        Op(K.SQUEEZE, rw.fresh(f"{op.name}.squeeze"), (mid,), op.outputs,
                           {"axes": (axis,)}))
         elif list(indices) == list(range(x.shape[axis])):  # every index in order: a view
@@ -199,7 +193,7 @@ def gather_to_slice(graph: Graph) -> Graph:
         elif len(op.attr("indices_shape")) == 1 and list(indices) == list(
                 range(first, first + count)):  # a contiguous range
             rw.replace(op, Op(K.SLICE, op.name, op.inputs, op.outputs,
-                              _axis_box(x.shape, axis, first, first + count)))
+                              axis_box(x.shape, axis, first, first + count)))
     return rw.build()
 
 

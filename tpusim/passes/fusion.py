@@ -17,6 +17,7 @@ trusts the structure). Every intermediate result of a pattern must have no other
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import OpKind as K
@@ -62,6 +63,7 @@ def _close(value: float | None, target: float) -> bool:
 
 
 def _fuse(rw: Rewrite, ops: list[Op], root: Op, new: Op) -> None:
+    """Replace `ops` by `new`, which takes `root`'s name and outputs."""
     if any(rw.claimed(op) for op in ops):
         return
     rw.replace(root, Op(new.kind, root.name, new.inputs, root.outputs, new.attrs))
@@ -195,15 +197,20 @@ def fuse_layernorm(graph: Graph) -> Graph:
     return rw.build()
 
 
-def fuse_silu(graph: Graph) -> Graph:
+def _fuse_gated(graph: Graph, gate: Callable[[Op], bool], fused: K) -> Graph:
+    """x * gate(x) becomes one `fused` op of x."""
     f, rw = _Finder(graph), Rewrite(graph)
     for op in graph.ops:
-        if op.kind is not K.SIGMOID:
+        if not gate(op):
             continue
         mul = f.read_by(op.outputs[0], K.MUL)
         if mul is not None and f.other(mul, op.outputs[0]) == op.inputs[0]:
-            _fuse(rw, [op, mul], mul, Op(K.SILU, mul.name, op.inputs[:1], mul.outputs))
+            _fuse(rw, [op, mul], mul, Op(fused, "", op.inputs[:1], ()))
     return rw.build()
+
+
+def fuse_silu(graph: Graph) -> Graph:
+    return _fuse_gated(graph, lambda op: op.kind is K.SIGMOID, K.SILU)
 
 
 def _hard_forms(graph: Graph) -> Graph:
@@ -230,16 +237,11 @@ def _hard_forms(graph: Graph) -> Graph:
 
 
 def fuse_hardswish(graph: Graph) -> Graph:
-    graph = _hard_forms(graph)
-    f, rw = _Finder(graph), Rewrite(graph)
-    for op in graph.ops:
-        if op.kind is not K.HARDSIGMOID or not (_close(op.attr("alpha"), 1 / 6)
-                                                and _close(op.attr("beta"), 0.5)):
-            continue
-        mul = f.read_by(op.outputs[0], K.MUL)
-        if mul is not None and f.other(mul, op.outputs[0]) == op.inputs[0]:
-            _fuse(rw, [op, mul], mul, Op(K.HARDSWISH, mul.name, op.inputs[:1], mul.outputs))
-    return rw.build()
+    def hard_sigmoid(op: Op) -> bool:
+        return op.kind is K.HARDSIGMOID and _close(op.attr("alpha"), 1 / 6) \
+            and _close(op.attr("beta"), 0.5)
+
+    return _fuse_gated(_hard_forms(graph), hard_sigmoid, K.HARDSWISH)
 
 
 def fuse_matmul_bias(graph: Graph) -> Graph:

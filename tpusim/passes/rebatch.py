@@ -18,6 +18,7 @@ Every other op's output shape is inferred again.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -63,7 +64,7 @@ def _attrs(op: Op, old_in: list[Shape], new_in: list[Shape],
         return attrs
     before, after = old_in[0], new_in[0]
     if op.kind is K.RESHAPE:
-        f = Fraction(_numel(after), _numel(before))
+        f = Fraction(math.prod(after), math.prod(before))
         target = list(attrs["shape"])
         lead = target[0] * f
         if lead.denominator != 1:
@@ -86,10 +87,3 @@ def _attrs(op: Op, old_in: list[Shape], new_in: list[Shape],
             (int(s[0] * f), *s[1:]) if s and (s[0] * f).denominator == 1 else tuple(s)
             for s in old_out)
     return attrs
-
-
-def _numel(shape: Shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

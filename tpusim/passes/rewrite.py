@@ -79,3 +79,9 @@ class Rewrite:
         g = Graph(self.graph.name, tensors, ops, list(self.graph.inputs), outputs)
         return g.rebuilt(ops)
 
+
+def axis_box(shape: tuple[int, ...], axis: int, start: int, stop: int) -> dict[str, tuple]:
+    """Slice attributes taking [start, stop) on `axis` and everything elsewhere."""
+    return {"starts": tuple(start if i == axis else 0 for i in range(len(shape))),
+            "ends": tuple(stop if i == axis else d for i, d in enumerate(shape)),
+            "steps": (1,) * len(shape)}
