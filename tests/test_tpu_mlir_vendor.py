@@ -17,6 +17,8 @@ import pytest
 
 from tpusim.api import Result, load_program, simulate
 from tpusim.cli import main
+from tpusim.errors import ModelError
+from tpusim.frontend.load import load_model
 from tpusim.profile.trace import comparison_trace
 from tpusim.profile.vendor import parse_vendor_profile, read_vendor_profile
 from tpusim.profile.vendor_compare import LABELS, VENDOR_FILES, compare_vendor, comparison_text
@@ -180,6 +182,15 @@ def test_compare_refuses_a_compiled_program(capsys) -> None:
     program_file, _ = files("matmul_64x256x512__F16__stripped")
     assert main(["compare", str(program_file)]) == 2
     assert "already compiled" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["prog_final.mlir", "prog_final.MLIR", "prog_final.mlir.gz"])
+def test_load_model_names_a_compiled_program_by_its_suffix(tmp_path, monkeypatch, name) -> None:
+    """A bare file name counts as a file by its suffix, gzipped or in capitals too."""
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_text("")
+    with pytest.raises(ModelError, match="already compiled cannot be compiled again"):
+        load_model(name)
 
 
 def test_a_malformed_profile_line(chip) -> None:

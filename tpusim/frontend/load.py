@@ -27,7 +27,8 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
         shown = f"{batch:,}" if batch < 10**18 else f"a number of {len(str(batch))} digits"
         raise ModelError(f"batch size must be at most {max_elements:,} (max_elements), got "
                          f"{shown}")
-    looks_like_path = spec.endswith((".onnx", ".mlir")) or "/" in spec or "\\" in spec
+    compiled = spec.lower().endswith((".mlir", ".mlir.gz"))
+    looks_like_path = spec.lower().endswith(".onnx") or compiled or "/" in spec or "\\" in spec
     if not looks_like_path:
         graph = build_model(spec, batch or 1)
         return check_model_size(graph, f"model {spec!r} at batch {batch or 1}", max_ops,
@@ -40,7 +41,7 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
 
         graph = load_onnx(path, batch, unknown_ops, max_ops)
         return check_model_size(graph, spec, max_ops, max_elements)
-    if spec.lower().endswith((".mlir", ".mlir.gz")):
+    if compiled:
         raise ModelError(f"{spec}: a program tpu-mlir already compiled cannot be compiled "
                          "again; `tpusim run` (tpusim.load_program) simulates it as compiled")
     raise ModelError(f"{spec}: cannot read this kind of model file yet "
