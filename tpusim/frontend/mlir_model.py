@@ -14,7 +14,7 @@ with `defining_ops` over one scope (a function's top level, or one group's body)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,13 +210,6 @@ class MlirOp:
     def is_group(self) -> bool:
         return self.name == "tpu.Group"
 
-    def walk(self) -> Iterator[MlirOp]:
-        """This op, then every op nested in its regions, in file order."""
-        yield self
-        for region in self.regions:
-            for op in region:
-                yield from op.walk()
-
 
 @dataclass(frozen=True)
 class FuncArg:
@@ -286,11 +279,6 @@ class MlirFunc:
     attrs: dict[str, Any]
     loc: tuple[str, ...]
     line: int
-
-    def walk(self) -> Iterator[MlirOp]:
-        """Every op, nested ones included, in file order."""
-        for op in self.ops:
-            yield from op.walk()
 
     def groups(self) -> tuple[MlirGroup, ...]:
         return tuple(MlirGroup(op) for op in self.ops if op.is_group)
