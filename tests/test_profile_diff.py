@@ -15,7 +15,7 @@ from tpusim.frontend.swin import SwinConfig, build_swin
 from tpusim.profile.comparison import COMPARISON_FILES, RUN_DIRS, diff_text, save_comparison
 from tpusim.profile.diff import diff_runs
 from tpusim.profile.report import OUTPUT_FILES
-from tpusim.profile.summary import kind_rows, time_shares
+from tpusim.profile.summary import kind_rows, layer_rows, time_shares
 from tpusim.profile.trace import comparison_trace
 
 
@@ -38,7 +38,8 @@ def test_time_shares_by_hand(hand):
 def test_time_by_kind_is_the_wall_time_shared_not_the_spans_summed(hand):
     """Spans a 207 + b 493 + c 307 = 1007 ns exceed the 907 ns run; the shares make it up."""
     before, _ = hand
-    kinds = kind_rows(before.program, before.records, before.total_ns)
+    kinds = kind_rows(layer_rows(before.program, before.records),
+                      time_shares(before.records, before.total_ns)[0])
     assert [(k["kind"], k["layers"], k["time_ns"], k["tiu_ns"], k["gdma_ns"]) for k in kinds] == [
         ("Mul", 1, 400, 14, 400), ("Relu", 1, 307, 7, 300), ("Add", 1, 200, 14, 200)]
     assert sum(k["time_ns"] for k in kinds) == before.total_ns

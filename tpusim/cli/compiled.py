@@ -33,7 +33,7 @@ def run_compiled(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     program = warning_lines(lambda: load_program(args.model, chip, args.max_commands))
     graph = program.graph
-    batch = graph.tensors[graph.inputs[0]].shape[0] if graph is not None and graph.inputs else 1
+    batch = graph.batch if graph is not None else 1
     if args.batch is not None and args.batch != batch:
         raise ModelError(f"{args.model}: compiled for batch {batch}; --batch cannot change a "
                          "compiled program")

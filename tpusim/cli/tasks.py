@@ -12,7 +12,7 @@ from tpusim.api import Result, compile, simulate
 from tpusim.cli import calibrate, studies
 from tpusim.cli.text import format_run, format_study, print_report, warning_lines
 from tpusim.errors import TpusimError
-from tpusim.frontend.load import load_model
+from tpusim.frontend.load import load_model, model_label
 from tpusim.hw.chip import field_names, list_chips, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS
@@ -64,16 +64,10 @@ def _load(args: argparse.Namespace) -> Graph:
 
 def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
               max_commands: int = MAX_COMMANDS) -> Result:
-    chip = load_chip(chip_name)
-    options = parse_options(opt)
-    result = simulate(compile(graph, chip, precision, options, max_commands=max_commands), chip)
-    result.info["batch"] = _batch(graph)
-    result.info["opt"] = options.label()
+    result = study.run_one(graph, load_chip(chip_name), precision, parse_options(opt),
+                           max_commands)
+    result.info["batch"] = graph.batch
     return result
-
-
-def _batch(graph: Graph) -> int:
-    return graph.tensors[graph.inputs[0]].shape[0] if graph.inputs else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,8 +93,8 @@ def compare(args: argparse.Namespace) -> int:
         raise TpusimError("--precisions names no precision")
     graph = _load(args)
     chip = load_chip(args.chip)
-    model = Path(args.model).stem if args.model.endswith((".onnx", ".mlir")) else args.model
-    rows = study.before_after(graph, chip, precisions, model, _batch(graph), args.max_commands)
+    model = model_label(args.model)
+    rows = study.before_after(graph, chip, precisions, model, graph.batch, args.max_commands)
     ablation = study.ablation(graph, chip, precisions, args.max_commands) if args.ablation else []
     diffs = {}
     if args.out:
@@ -109,7 +103,7 @@ def compare(args: argparse.Namespace) -> int:
             diffs[row.precision] = save_comparison(
                 row.before, row.after, Path(args.out) / row.precision, labels,
                 f"{model} {row.precision} on {chip.name}: before vs after the optimisations")
-    data = {"model": model, "chip": chip.name, "batch": _batch(graph),
+    data = {"model": model, "chip": chip.name, "batch": graph.batch,
             "rows": [row.to_dict() for row in rows]}
     if ablation:
         data["ablation"] = ablation

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.outputs import dumps_json
-from tpusim.profile.summary import group_rows, kind_rows
+from tpusim.profile.summary import group_rows, kind_rows, layer_rows, time_shares
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -73,7 +73,8 @@ def format_run(result: Result, top: int = 8) -> str:
             f"  commands     {s['tiu_commands']} TIU, {s['gdma_commands']} GDMA\n"
             f"  layers       {s['global_layers']} global, {s['groups']} groups\n"
             f"  simulated in {s['sim_wall_s']:.2f} s\n\n")
-    kinds = kind_rows(result.program, result.records, result.total_ns)[:top]
+    kinds = kind_rows(layer_rows(result.program, result.records),
+                      time_shares(result.records, result.total_ns)[0])[:top]
     rows = [[k["kind"], str(k["layers"]), f"{k['time_ns'] / 1e6:.3f}",
              f"{100 * k['time_ns'] / 1e6 / total:.1f}", f"{k['tiu_ns'] / 1e6:.3f}",
              f"{k['gdma_ns'] / 1e6:.3f}"] for k in kinds]

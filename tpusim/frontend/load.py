@@ -46,3 +46,10 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
                          "again; `tpusim run` (tpusim.load_program) simulates it as compiled")
     raise ModelError(f"{spec}: cannot read this kind of model file yet "
                      "(supported: built-in model names and .onnx files)")
+
+
+def model_label(model: str | Graph) -> str:
+    """How tables name a model: a graph's name, a file's stem, or the built-in name."""
+    if isinstance(model, Graph):
+        return model.name
+    return Path(model).stem if model.endswith((".onnx", ".mlir")) else model

@@ -93,6 +93,11 @@ class Graph:
     def count(self, kind: OpKind) -> int:
         return sum(op.kind is kind for op in self.ops)
 
+    @property
+    def batch(self) -> int:
+        """The leading dimension of the first input (1 for a graph without inputs)."""
+        return self.tensors[self.inputs[0]].shape[0] if self.inputs else 1
+
     def kind_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for op in self.ops:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tpusim.profile.summary import layer_rows, time_shares
+from tpusim.profile.summary import layer_rows, placement, time_shares
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -58,7 +58,7 @@ class LayerStats:
 
     @property
     def where(self) -> str:
-        return "global" if self.group < 0 else f"G{self.group}"
+        return placement(self.group)
 
 
 def layer_stats(result: Result) -> dict[str, LayerStats]:

@@ -31,9 +31,10 @@ from tpusim.profile.colors import (
     LOCAL_LAYER_COLORS,
     command_color,
 )
-from tpusim.profile.kpis import engine_rows, kpis, tiu_rate
+from tpusim.profile.kpis import tiu_rate
 from tpusim.profile.series import lmem_series, pack_rows
-from tpusim.profile.summary import group_rows, kind_rows, layer_rows
+from tpusim.profile.summary import LayerRow, group_rows, kind_rows, layer_rows, time_shares
+from tpusim.profile.tables import summary_json
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -116,9 +117,8 @@ def _pack(values: list[int]) -> list[int] | dict[str, list[int]]:
     return min(options, key=lambda o: len(json.dumps(o, separators=(",", ":"))))
 
 
-def _layers(result: Result, strings: _Strings) -> dict[str, Any]:
+def _layers(result: Result, rows: list[LayerRow], strings: _Strings) -> dict[str, Any]:
     program = result.program
-    rows = layer_rows(program, result.records)
     spans = [(_t(r.start_ns), _t(r.end_ns)) for r in rows]
     return {
         "index": [r.index for r in rows], "name": [strings(r.name) for r in rows],
@@ -144,22 +144,24 @@ def timeline_data(result: Result, label: str = "") -> dict[str, Any]:
     """Everything the page shows about one run, compact and JSON-ready."""
     program, chip = result.program, result.chip
     strings = _Strings()
-    headline = {k: v for k, v in result.summary().items() if k != "sim_wall_s"}
+    headline = summary_json(result)
+    kpi, engines = headline.pop("kpis"), headline.pop("engines")
     lmem = lmem_series(result)
+    rows = layer_rows(program, result.records)
     run = {
         "label": label or f"{program.name} {program.precision} on {program.chip}",
         "chip": {"name": chip.name, "tiu_mhz": chip.tiu_mhz, "gdma_mhz": chip.gdma_mhz,
                  "ddr_gbps": chip.ddr_gbps, "lmem_bytes_per_npu": chip.lmem_bytes_per_npu},
         "total": _t(result.total_ns),
-        "layers": _layers(result, strings),
+        "layers": _layers(result, rows, strings),
         "groups": _groups(result),
         "tiu": _commands(result, "TIU", strings),
         "gdma": _commands(result, "GDMA", strings),
         "lmem": {"t": [_t(t) for t, _ in lmem], "bytes": [b for _, b in lmem]},
         "summary": headline,
-        "kpis": kpis(result).to_dict(),
-        "engines": [row.to_dict() for row in engine_rows(result)],
-        "kinds": kind_rows(program, result.records, result.total_ns),
+        "kpis": kpi,
+        "engines": engines,
+        "kinds": kind_rows(rows, time_shares(result.records, result.total_ns)[0]),
     }
     run["strings"] = strings.items
     return run

@@ -18,7 +18,6 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Patch
 
-from tpusim.cost.tiu import uarch_rate
 from tpusim.errors import TpusimError
 from tpusim.outputs import save_figure
 from tpusim.profile.colors import (
@@ -29,6 +28,7 @@ from tpusim.profile.colors import (
     LOCAL_LAYER_COLORS,
     command_color,
 )
+from tpusim.profile.kpis import tiu_rate
 from tpusim.profile.series import ddr_bytes_per_bin, lmem_series, nice_bin_ns, pack_rows
 from tpusim.profile.summary import group_rows, layer_rows
 
@@ -68,7 +68,7 @@ def _bars(result: Result, engine: str, t0: float, t1: float, px_ms: float):
     start = np.array([r.start_ns for r in recs]) / 1e6
     width = np.array([r.duration_ns for r in recs]) / 1e6
     if engine == "TIU":
-        height = np.array([uarch_rate(program.tiu[r.cmd_id - 1].work, chip) for r in recs])
+        height = np.array([tiu_rate(program, r.cmd_id, chip) for r in recs])
         keys = [r.kind for r in recs]
     else:
         height = np.array([min(1.0, r.bytes / r.duration_ns / chip.ddr_gbps)

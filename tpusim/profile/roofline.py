@@ -32,6 +32,7 @@ from tpusim.ir.dtypes import DType
 from tpusim.lower.commands import TiuWork
 from tpusim.outputs import save_figure
 from tpusim.profile.colors import GROUP_COLOR
+from tpusim.profile.summary import placement
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -128,7 +129,7 @@ def roofline_table(result: Result, by: str = "unit") -> tuple[list[str], list[li
               "achieved_tops", "attainable_tops", "of_attainable"]
     rows = []
     for p in roofline_points(result, by):
-        where = "global" if p.group < 0 else f"G{p.group}"
+        where = placement(p.group)
         if p.plotted:
             roof = bounds.attainable_tops(p.intensity)
             numbers = [f"{p.intensity:.6g}", f"{p.tops:.6g}", f"{roof:.6g}",

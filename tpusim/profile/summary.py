@@ -10,6 +10,11 @@ from tpusim.lower.commands import Program
 from tpusim.sim.engine import Record
 
 
+def placement(group: int) -> str:
+    """Where a layer ran: "global", or "G3" for layer group 3."""
+    return "global" if group < 0 else f"G{group}"
+
+
 @dataclass
 class LayerRow:
     index: int
@@ -92,12 +97,11 @@ def time_shares(records: list[Record], total_ns: float) -> tuple[dict[int, float
     return dict(shares), idle + max(0.0, total_ns - now)
 
 
-def kind_rows(program: Program, records: list[Record], total_ns: float) -> list[dict]:
-    """Layers summed by operator kind, largest share of the wall time (`time_ns`, see
-    `time_shares`) first: the shares of all kinds plus the idle time make the total."""
-    shares, _ = time_shares(records, total_ns)
+def kind_rows(rows: list[LayerRow], shares: dict[int, float]) -> list[dict]:
+    """Layer rows summed by operator kind, largest share of the wall time first (`time_ns`,
+    from `time_shares`): the shares of all kinds plus the idle time make the total."""
     by_kind: dict[str, dict] = {}
-    for row in layer_rows(program, records):
+    for row in rows:
         entry = by_kind.setdefault(row.kind, {"kind": row.kind, "layers": 0, "time_ns": 0.0,
                                               "tiu_ns": 0.0, "gdma_ns": 0.0, "ddr_bytes": 0})
         entry["layers"] += 1

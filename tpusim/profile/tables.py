@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpusim.outputs import write_atomic
 from tpusim.profile.kpis import engine_rows, kpis
-from tpusim.profile.summary import group_rows, kind_rows, layer_rows
+from tpusim.profile.summary import group_rows, kind_rows, layer_rows, time_shares
 
 if TYPE_CHECKING:
     from tpusim.api import Result
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 def _us(ns: float) -> str:
     return f"{ns / 1e3:.6f}"
-
-
-def _where(group: int) -> str:
-    return "global" if group < 0 else f"G{group}"
 
 
 def layer_table(result: Result) -> tuple[list[str], list[list[Any]]]:
@@ -131,8 +127,9 @@ def summary_json(result: Result) -> dict[str, Any]:
 def profile_json(result: Result) -> dict[str, Any]:
     """Every table with nanosecond floats: layers, groups, operator kinds, engines, KPIs."""
     program = result.program
+    rows = layer_rows(program, result.records)
     layers = []
-    for r in layer_rows(program, result.records):
+    for r in rows:
         row = dict(vars(r))
         row.update(span_ns=r.span_ns, bound=r.bound,
                    lmem_bytes=program.layers[r.index].lmem_bytes)
@@ -140,7 +137,7 @@ def profile_json(result: Result) -> dict[str, Any]:
     groups = [{**vars(g), "span_ns": g.span_ns, "bound": g.bound}
               for g in group_rows(program, result.records)]
     return {"summary": summary_json(result), "layers": layers, "groups": groups,
-            "kinds": kind_rows(program, result.records, result.total_ns)}
+            "kinds": kind_rows(rows, time_shares(result.records, result.total_ns)[0])}
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -175,7 +172,8 @@ def summary_text(result: Result) -> str:
     groups = group_table(result)
     if groups[1]:
         sections.append(("layer groups", groups))
-    kinds = kind_rows(result.program, result.records, result.total_ns)
+    kinds = kind_rows(layer_rows(result.program, result.records),
+                      time_shares(result.records, result.total_ns)[0])
     sections.append(("time by operator kind", (
         ["kind", "layers", "time_us", "tiu_us", "gdma_us", "ddr_bytes"],
         [[q["kind"], q["layers"], _us(q["time_ns"]), _us(q["tiu_ns"]), _us(q["gdma_ns"]),

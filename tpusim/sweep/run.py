@@ -7,9 +7,9 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from tpusim.frontend.load import model_label
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS, MAX_SWEEP_POINTS, check_bound
@@ -77,12 +77,6 @@ def run_points(model: str | Graph, settings: Sequence[Mapping[str, Any]], *,
         raise SweepError("a sweep needs at least one point")
     return _run(model, base, params, None, typed, Setting(precision, opt, batch), recompile,
                 executor, workers, progress, unknown_ops, max_commands)
-
-
-def model_label(model: str | Graph) -> str:
-    if isinstance(model, Graph):
-        return model.name
-    return Path(model).stem if model.endswith((".onnx", ".mlir")) else model
 
 
 def plan(model: str | Graph, points: list[Point], base: Chip, recompile: bool,
