@@ -44,8 +44,6 @@ class Outcome:
     programs_done: int = 0
     compiles: int = 0
     reused: int = 0  # programs kept from an earlier study in the same process
-    compile_s: float = 0.0  # summed over tasks (CPU time, not wall time, when parallel)
-    simulate_s: float = 0.0
     interrupted: bool = False
     executor: str = "serial"
 
@@ -102,8 +100,6 @@ class _Tracker:
             self.outcome.compiles += 1
         else:
             self.outcome.reused += 1
-        self.outcome.compile_s += out.compile_s
-        self.outcome.simulate_s += out.simulate_s
         self.tell()
 
     def tell(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -48,8 +47,6 @@ class Task:
 class TaskOutput:
     program: int
     rows: list[dict[str, Any]]  # one per variant: "point" and METRICS
-    compile_s: float
-    simulate_s: float
     compiled: bool = True  # False: the program came from this process's cache
 
 
@@ -136,14 +133,11 @@ def metrics(result: Result) -> dict[str, Any]:
 
 def run_task(task: Task, on_row: Callable[[dict[str, Any]], None] | None = None) -> TaskOutput:
     """Compile once, simulate every variant; `on_row` sees each row as soon as it exists."""
-    start = time.perf_counter()
     program, fresh = _program(task)
-    compiled = time.perf_counter()
     rows = []
     for point, fields in task.variants:
         row = {"point": point, **metrics(simulate(program, Chip(**fields)))}
         rows.append(row)
         if on_row is not None:
             on_row(row)
-    return TaskOutput(task.program, rows, compiled - start, time.perf_counter() - compiled,
-                      fresh)
+    return TaskOutput(task.program, rows, fresh)
