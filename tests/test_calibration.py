@@ -22,7 +22,7 @@ def test_single_operator_cases_within_the_issue_targets(chip):
 
 @needs_data
 def test_fitted_dma_values_are_the_profiles(chip):
-    fitted = {f.field: f.value for f in fit_dma(DATA)}
+    fitted = {f.field: f.value for f in fit_dma(DATA, chip)}
     for field, value in fitted.items():
         assert getattr(chip, field) == pytest.approx(value, rel=1e-3), field
 

@@ -1,6 +1,6 @@
 """Fit the chip profile's DMA parameters to the vendor's per-command model.
 
-    tpusim fit --data ../shared/tpu-mlir        # or: python -m tpusim.calibration.fit DIR
+    tpusim fit --data ../shared/tpu-mlir [--chip bm1684x]
 
 reads tpu-mlir/micro/commands.csv and prints the fitted values with the spread of the
 commands they come from, as TOML lines for profiles/bm1684x.toml. The vendor's GDMA cost is
@@ -13,12 +13,13 @@ by `tpusim validate`: they reproduce the vendor's cycles exactly for whole class
 from __future__ import annotations
 
 import statistics
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tpusim.calibration.micro import read_table, table_rows
 from tpusim.errors import ModelError
+from tpusim.hw.chip import Chip
+from tpusim.profile.vendor_records import VENDOR_MHZ
 
 # Commands moving at least this much in one go are long-row transfers in the micro set (their
 # rows are >= 256 bytes); smaller ones mix in short-row and one-row rules.
@@ -56,8 +57,10 @@ def _fit(field: str, samples: list[float], scale: float) -> Fit:
     return Fit(field, mid / scale, len(samples), (hi - lo) / 2 / mid)
 
 
-def fit_dma(folder: Path, ddr_bytes_per_cycle: float = 64.0) -> list[Fit]:
-    """The DMA efficiencies of the chip profile, from the vendor's micro commands."""
+def fit_dma(folder: Path, chip: Chip) -> list[Fit]:
+    """The DMA efficiencies of the chip profile, from the vendor's micro commands: fractions
+    of the chip's DDR bandwidth, in bytes per vendor cycle."""
+    ddr_bytes_per_cycle = chip.ddr_bytes_per_ns * 1000.0 / VENDOR_MHZ
     path = Path(folder) / "micro" / "commands.csv"
     rows = read_table(path)
     with table_rows(path):
@@ -72,17 +75,3 @@ def fit_dma(folder: Path, ddr_bytes_per_cycle: float = 64.0) -> list[Fit]:
     tensor = _fit("gdma_tensor_efficiency", tensor_loads, read.value * ddr_bytes_per_cycle)
     copy = _fit("ddr_copy_efficiency", copies, ddr_bytes_per_cycle)
     return [read, write, tensor, copy]
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        sys.stderr.write("usage: python -m tpusim.calibration.fit TPU_MLIR_DATA_DIR\n")
-        return 2
-    for fit in fit_dma(Path(args[0])):
-        sys.stdout.write(fit.toml() + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit the profile's DMA efficiencies to tpu-mlir's model")
     fit.add_argument("--data", required=True,
                      help="tpu-mlir's output folder (with micro/commands.csv)")
+    fit.add_argument("--chip", default="bm1684x",
+                     help="chip whose DDR bandwidth the efficiencies are fractions of "
+                          "(default bm1684x)")
 
     bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
     bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml",

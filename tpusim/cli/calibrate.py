@@ -61,6 +61,6 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
-    for found in fit_dma(_data(args, "commands.csv")):
+    for found in fit_dma(_data(args, "commands.csv"), load_chip(args.chip)):
         sys.stdout.write(found.toml() + "\n")
     return 0
