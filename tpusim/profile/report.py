@@ -50,19 +50,25 @@ OUTPUT_FILES = {
 def save_result(result: Result, directory: Path) -> list[Path]:
     """Write every file of OUTPUT_FILES into `directory`: all of them or, on error, none."""
     with staged_directory(directory) as tmp:
+        write_result_files(result, tmp)
+    return [directory / name for name in OUTPUT_FILES]
+
+
+def write_result_files(result: Result, tmp: Path, timeline: bool = True) -> None:
+    """OUTPUT_FILES into a staging folder; without `timeline`, all but timeline.html and
+    trace.json (a comparison writes its own)."""
+    if timeline:
         (tmp / "timeline.html").write_text(timeline_html([result]), encoding="utf-8")
         (tmp / "trace.json").write_text(dumps_trace(chrome_trace(result)), encoding="utf-8")
-        plot_timeline(result, tmp / "timeline.png")
-        plot_timeline(result, tmp / "timeline.svg")
-        plot_roofline(result, tmp / "roofline.png")
-        plot_roofline(result, tmp / "roofline.svg")
-        (tmp / "summary.txt").write_text(summary_text(result), encoding="utf-8")
-        (tmp / "summary.json").write_text(dumps_json(summary_json(result)), encoding="utf-8")
-        (tmp / "profile.json").write_text(dumps_json(profile_json(result)), encoding="utf-8")
-        for name, table in (("kpis.csv", kpi_table), ("layers.csv", layer_table),
-                            ("groups.csv", group_table), ("engines.csv", engine_table),
-                            ("summary.csv", tpu_profile_summary),
-                            ("detail.csv", tpu_profile_detail),
-                            ("roofline.csv", roofline_table)):
-            write_csv(tmp / name, table(result))
-    return [directory / name for name in OUTPUT_FILES]
+    plot_timeline(result, tmp / "timeline.png")
+    plot_timeline(result, tmp / "timeline.svg")
+    plot_roofline(result, tmp / "roofline.png")
+    plot_roofline(result, tmp / "roofline.svg")
+    (tmp / "summary.txt").write_text(summary_text(result), encoding="utf-8")
+    (tmp / "summary.json").write_text(dumps_json(summary_json(result)), encoding="utf-8")
+    (tmp / "profile.json").write_text(dumps_json(profile_json(result)), encoding="utf-8")
+    for name, table in (("kpis.csv", kpi_table), ("layers.csv", layer_table),
+                        ("groups.csv", group_table), ("engines.csv", engine_table),
+                        ("summary.csv", tpu_profile_summary), ("detail.csv", tpu_profile_detail),
+                        ("roofline.csv", roofline_table)):
+        write_csv(tmp / name, table(result))

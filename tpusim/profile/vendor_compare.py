@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.html import timeline_html
-from tpusim.profile.report import save_result
+from tpusim.profile.report import OUTPUT_FILES, write_result_files
 from tpusim.profile.tables import format_table, write_csv
 from tpusim.profile.trace import comparison_trace, dumps_trace
 
@@ -239,7 +239,7 @@ def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorCompa
     and VENDOR_FILES: all of them or, on error, none."""
     title = f"{ours.program.name} ({ours.program.precision}): tpusim vs tpu-mlir's profile"
     with staged_directory(Path(directory)) as tmp:
-        written = save_result(ours, tmp)
+        write_result_files(ours, tmp, timeline=False)
         (tmp / "timeline.html").write_text(timeline_html([ours, vendor], LABELS, title),
                                            encoding="utf-8")
         (tmp / "trace.json").write_text(dumps_trace(comparison_trace([ours, vendor], LABELS)),
@@ -250,8 +250,7 @@ def save_vendor_comparison(ours: Result, vendor: Result, comparison: VendorCompa
         write_csv(tmp / "vendor_layers.csv", layer_table(comparison))
         (tmp / "vendor_comparison.json").write_text(dumps_json(comparison.to_dict()),
                                                     encoding="utf-8")
-    names = [p.name for p in written] + list(VENDOR_FILES)
-    return [Path(directory) / name for name in names]
+    return [Path(directory) / name for name in [*OUTPUT_FILES, *VENDOR_FILES]]
 
 
 __all__ = ["LABELS", "VENDOR_FILES", "KindRow", "LayerRow", "VendorComparison",
