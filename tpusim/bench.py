@@ -8,8 +8,6 @@ every entry whose simulated time moved more than the tolerance from a baseline.
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,11 @@ from tpusim.calibration.micro import Case, case_graph
 from tpusim.errors import ModelError, TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip, load_chip
+from tpusim.inputs import read_json, read_toml
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS, check_model_size
 from tpusim.options import parse_options
 from tpusim.passes.precision import parse_precision
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -58,15 +52,7 @@ _SUITE_KEYS = ("chip", "tolerance", "entry")
 def read_suite(path: str | Path) -> Suite:
     """A suite file, checked field by field: every problem names the file and the entry."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise ModelError(f"cannot read benchmark suite {path}: {reason}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"benchmark suite {path} is not valid TOML: {exc}") from None
-    except RecursionError:  # arrays or tables nested thousands deep
-        raise ModelError(f"benchmark suite {path}: values nested too deeply") from None
+    raw = read_toml(path, "benchmark suite")
     unknown = sorted(set(raw) - set(_SUITE_KEYS))
     if unknown:
         raise ModelError(f"{path}: unknown key {unknown[0]!r} (expected {', '.join(_SUITE_KEYS)})")
@@ -118,15 +104,7 @@ def _entry(path: Path, i: int, item: Any) -> Entry:
 def read_baseline(path: str | Path) -> dict[str, Any]:
     """A baseline written by `tpusim bench --save`, checked before it is compared with."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise ModelError(f"cannot read baseline {path}: {reason}") from None
-    except ValueError as exc:
-        raise ModelError(f"baseline {path} is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ModelError(f"baseline {path}: values nested too deeply") from None
+    data = read_json(path, "baseline")
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         raise ModelError(f"{path}: not a benchmark baseline (no 'entries' object)")

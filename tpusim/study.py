@@ -3,21 +3,16 @@ on, beside measured references where they exist, and an ablation of each optimis
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tpusim.api import Result, compile, simulate
 from tpusim.hw.chip import Chip
+from tpusim.inputs import read_toml
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS
 from tpusim.options import OPTIONS, STUDY_STEPS, Options, parse_options
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _REFERENCES = Path(__file__).parent / "references"
 
@@ -27,7 +22,7 @@ def reference_ms(model: str, chip: str, batch: int) -> dict[str, dict[str, float
     path = _REFERENCES / f"{model.lower()}.toml"
     if not path.is_file():
         return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = read_toml(path, "reference times")
     if data.get("chip") != chip or data.get("batch") != batch:
         return {}
     return data.get("ms", {})

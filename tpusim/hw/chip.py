@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tpusim.errors import ChipProfileError
+from tpusim.inputs import read_toml
 from tpusim.ir.dtypes import DType
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -215,15 +210,7 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         chain = " -> ".join(p.name for p in (*seen, path))
         raise ChipProfileError(f"chip profile inheritance cycle: {chain}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ChipProfileError(f"cannot read chip profile {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ChipProfileError(f"chip profile {path} is not valid TOML: {exc}") from None
-    except RecursionError:  # arrays or tables nested thousands deep
-        raise ChipProfileError(f"chip profile {path} is not a chip profile: values nested "
-                               "too deeply") from None
+    raw = read_toml(path, "chip profile", ChipProfileError)
     parent = raw.pop("inherits", None)
     if parent is None:
         return raw
