@@ -14,11 +14,10 @@ import simpy
 
 from tpusim.cost.gdma import DmaCost, dma_cost
 from tpusim.cost.tiu import tiu_ns
-from tpusim.errors import SimulationError
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Command, Dma, Engine, Program
 from tpusim.sim.ddr import DdrBus
-from tpusim.sim.waits import check_waits
+from tpusim.sim.waits import Describe, check_waits, stall_error
 
 
 @dataclass(slots=True)
@@ -44,13 +43,15 @@ class Record:
 def check_dependencies(program: Program) -> None:
     """Reject waits that can never be met - on a command that does not exist, or in a cycle -
     before simulating (they would stop the engines), naming the commands and their layers."""
-    check_waits(program.tiu, program.gdma, lambda cmd: f" (layer {_layer(program, cmd)})")
+    check_waits(program.tiu, program.gdma, _layer_of(program))
 
 
-def _layer(program: Program, cmd: Command) -> str:
-    if 0 <= cmd.layer < len(program.layers):
-        return repr(program.layers[cmd.layer].name)
-    return str(cmd.layer)
+def _layer_of(program: Program) -> Describe:
+    """" (layer 'name')" for a command, as errors about waits name it."""
+    def describe(cmd: Command) -> str:
+        ok = 0 <= cmd.layer < len(program.layers)
+        return f" (layer {repr(program.layers[cmd.layer].name) if ok else cmd.layer})"
+    return describe
 
 
 class Simulation:
@@ -74,22 +75,12 @@ class Simulation:
     def run(self) -> list[Record]:
         procs = [self.env.process(self._engine(e)) for e in Engine]
         self.env.run()
-        stuck = [e for e, p in zip(Engine, procs) if p.is_alive]
-        if stuck:
-            raise SimulationError(self._deadlock_report())
+        if any(p.is_alive for p in procs):  # only if check_dependencies was bypassed
+            i, j = (sum(ev.processed for ev in self._done[e][1:]) for e in Engine)
+            raise stall_error(self.program.tiu, self.program.gdma, i, j,
+                              _layer_of(self.program))
         self.records.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
         return self.records
-
-    def _deadlock_report(self) -> str:
-        waits = []
-        for e in Engine:
-            done = sum(1 for ev in self._done[e][1:] if ev.processed)
-            queue = self.program.queue(e)
-            if done < len(queue):
-                cmd = queue[done]
-                waits.append(f"{e.value} command {cmd.id} (layer {_layer(self.program, cmd)}) "
-                             f"waits for {e.other.value} command {cmd.dep}")
-        return "deadlock: " + "; ".join(waits)
 
     def _engine(self, engine: Engine) -> Generator[simpy.Event, None, None]:
         env, chip = self.env, self.chip
