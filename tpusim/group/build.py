@@ -37,6 +37,12 @@ class Roles:
         return loaded + [t for t in self.producers if t not in loaded]
 
 
+def escapes(t: str, inside: set[str], consumers: dict[str, list[Op]],
+            graph_outputs: set[str]) -> bool:
+    """Whether a tensor made in a group is needed outside it (so the group stores it)."""
+    return t in graph_outputs or any(c.name not in inside for c in consumers.get(t, []))
+
+
 def group_type(ops: list[Op], g: Graph) -> GroupType:
     if any(len(g.tensors[t].shape) == 5 for op in ops for t in (*op.inputs, *op.outputs)
            if not g.tensors[t].is_constant):
@@ -80,7 +86,7 @@ def roles(ops: list[Op], g: Graph, consumers: dict[str, list[Op]], graph_outputs
             loads.setdefault(i, []).append(t)
     stores: dict[int, list[str]] = {}
     for t, p in producers.items():
-        if t in graph_outputs or any(c.name not in inside for c in consumers.get(t, [])):
+        if escapes(t, inside, consumers, graph_outputs):
             stores.setdefault(p, []).append(t)
     return Roles(loads, stores, held, split, producers, last_use)
 

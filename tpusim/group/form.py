@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from tpusim.cost.gdma import gdma_ns
 from tpusim.cost.tiu import tiu_ns
-from tpusim.group.build import analyze, build_group, can_cut
+from tpusim.group.build import analyze, build_group, can_cut, escapes
 from tpusim.group.estimate import SliceCosts, group_estimate_ns
 from tpusim.group.plan import GroupPlan, Secs
 from tpusim.group.rules import C, H, N, is_local
@@ -115,8 +115,7 @@ class Former:
                     ins.append((outside.setdefault(t, len(outside)), tensor.shape,
                                 tensor.dtype, tensor.kind))
             outs = tuple((self.g.tensors[t].shape, self.g.tensors[t].dtype,
-                          t in self.outputs or any(c.name not in inside
-                                                   for c in self.consumers.get(t, [])))
+                          escapes(t, inside, self.consumers, self.outputs))
                          for t in op.outputs)
             attrs = tuple(sorted((k, repr(v)) for k, v in op.attrs.items()))
             sig.append((op.kind, attrs, tuple(ins), outs))
@@ -161,7 +160,7 @@ class Former:
         loads = {t for op in ops for t in op.inputs if t not in made}
         gdma = sum(self._full_dma_ns(t, store=False) for t in loads)
         for t in made:
-            if t in self.outputs or any(c.name not in inside for c in self.consumers.get(t, [])):
+            if escapes(t, inside, self.consumers, self.outputs):
                 gdma += self._full_dma_ns(t, store=True)
         return max(tiu, gdma)
 
