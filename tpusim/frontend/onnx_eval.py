@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tpusim.frontend.onnx_proto import Node
+from tpusim.frontend.onnx_proto import Node, reshape_target, split_sizes
 
 # Results larger than this are not computed (a mask or a table; its values are never needed).
 MAX_ELEMENTS = 1 << 20
@@ -94,9 +94,7 @@ def _cast(node: Node, args: Args, opset: int) -> list[np.ndarray]:
 def _reshape(node: Node, args: Args, opset: int) -> list[np.ndarray]:
     x = np.asarray(args[0])
     target = [int(d) for d in np.asarray(args[1]).reshape(-1)]
-    if not node.attr("allowzero", 0):
-        target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
-    return [x.reshape(target)]
+    return [x.reshape(reshape_target(x.shape, target, node.attr("allowzero", 0)))]
 
 
 def _flatten(node: Node, args: Args, opset: int) -> list[np.ndarray]:
@@ -212,9 +210,7 @@ def _split(node: Node, args: Args, opset: int) -> list[np.ndarray]:
     axis = node.attr("axis", 0) % x.ndim
     sizes = int_param(node, args, 1, "split")
     if sizes is None:
-        n = len(node.outputs)
-        step = -(-x.shape[axis] // n)
-        sizes = [min(step, x.shape[axis] - i * step) for i in range(n)]
+        sizes = split_sizes(x.shape[axis], len(node.outputs))
     cuts = np.cumsum(sizes)[:-1]
     return list(np.split(x, cuts, axis=axis))
 

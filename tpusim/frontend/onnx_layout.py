@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tpusim.frontend.onnx_proto import Node, Unsupported
+from tpusim.frontend.onnx_proto import Node, Unsupported, reshape_target, split_sizes
 from tpusim.ir.ops import OpKind as K
 
 if TYPE_CHECKING:
@@ -64,8 +64,7 @@ def _resize(ctx: Ctx, node: Node) -> None:
 def _reshape(ctx: Ctx, node: Node) -> None:
     shape = ctx.shape(node.inputs[0])
     target = ints(ctx, node, 1, "shape", "target shape") or []
-    if not node.attr("allowzero", 0):
-        target = [shape[i] if d == 0 else d for i, d in enumerate(target)]
+    target = reshape_target(shape, target, node.attr("allowzero", 0))
     if -1 in target:
         known = math.prod(d for d in target if d != -1)
         target[target.index(-1)] = math.prod(shape) // max(1, known)
@@ -131,8 +130,7 @@ def _split(ctx: Ctx, node: Node) -> None:
     outs = list(node.outputs)
     sizes = ints(ctx, node, 1, "split", "split sizes")
     if sizes is None:
-        step = -(-shape[axis] // len(outs))
-        sizes = [min(step, shape[axis] - i * step) for i in range(len(outs))]
+        sizes = split_sizes(shape[axis], len(outs))
     begin = 0
     for i, (out, size) in enumerate(zip(outs, sizes)):
         bounds = _full_slice(shape, [axis], [begin], [begin + size], [1])

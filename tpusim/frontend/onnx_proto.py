@@ -64,3 +64,16 @@ def decode_attrs(node: Any) -> dict[str, Any]:
         value = helper.get_attribute_value(a)
         attrs[a.name] = value.decode() if isinstance(value, bytes) else value
     return attrs
+
+
+# ONNX rules that both the constant evaluator and the shape importer follow.
+def split_sizes(dim: int, parts: int) -> list[int]:
+    """Split without sizes: equal parts of ceil(dim / parts), the last one smaller."""
+    step = -(-dim // parts)
+    return [min(step, dim - i * step) for i in range(parts)]
+
+
+def reshape_target(shape: tuple[int, ...] | list[int], target: list[int],
+                   allowzero: bool) -> list[int]:
+    """Reshape's target with each 0 standing for the input's dimension (unless allowzero)."""
+    return target if allowzero else [shape[i] if d == 0 else d for i, d in enumerate(target)]
