@@ -266,7 +266,7 @@ class MlirGroup:
 
 
 # Top-level ops that do no work on the chip: constants, the input marker, scratch buffers.
-_NOT_LAYERS = frozenset({"top.Weight", "top.None", "top.Input", "tpu.Buffer", "func.return",
+NOT_LAYERS = frozenset({"top.Weight", "top.None", "top.Input", "tpu.Buffer", "func.return",
                          "func.call"})
 
 
@@ -285,7 +285,7 @@ class MlirFunc:
 
     def global_ops(self) -> tuple[MlirOp, ...]:
         """Top-level ops that run as global layers (not groups, constants, buffers, calls)."""
-        return tuple(op for op in self.ops if not op.is_group and op.name not in _NOT_LAYERS)
+        return tuple(op for op in self.ops if not op.is_group and op.name not in NOT_LAYERS)
 
     def weights(self) -> tuple[MlirOp, ...]:
         return tuple(op for op in self.ops if op.name == "top.Weight")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from tpusim.errors import ModelError
 from tpusim.frontend.mlir_model import (
+    NOT_LAYERS,
     LayerGroupInfo,
     MlirFunc,
     MlirGroup,
@@ -48,8 +49,6 @@ __all__ = ["ImportedLayer", "ImportedModel", "import_final_mlir"]
 # tpu-mlir's group_type numbers -> tpusim's layouts (MM_INT4 and MM_OPT3 slice as MM does).
 _GROUP_TYPES = {0: GroupType.NORMAL, 1: GroupType.THREE_D, 2: GroupType.SMALL_C,
                 3: GroupType.MM, 4: GroupType.MM, 5: GroupType.MM}
-# Top-level ops that do no work: constants and the input marker.
-_SKIPPED = frozenset({"top.None", "top.Input", "func.call"})
 
 
 @dataclass
@@ -183,7 +182,7 @@ class _Importer:
                 self.outputs += [scope[v] for v in op.operands if v in scope]
             elif op.is_group:
                 self.group(MlirGroup(op), scope)
-            elif op.name not in _SKIPPED:
+            elif op.name not in NOT_LAYERS:
                 self.global_op(op, scope)
 
     def global_op(self, op: MlirOp, scope: dict[str, str]) -> None:
