@@ -165,8 +165,9 @@ class GroupAttrs:
 
     @property
     def loop_count(self) -> int:
-        """Slices the group iterates over (every axis, c included)."""
-        return self.nsecs * self.csecs * self.dsecs * self.hsecs * self.wsecs
+        """Slices the group iterates over (every axis, c included; a secs of 0 counts as 1)."""
+        return math.prod(max(1, s) for s in (self.nsecs, self.csecs, self.dsecs, self.hsecs,
+                                             self.wsecs))
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity

@@ -15,7 +15,6 @@ vendor profile can be laid beside tpusim's timeline layer by layer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -228,9 +227,7 @@ class _GroupBuilder:
         if attrs.group_type not in _GROUP_TYPES:
             raise ModelError(f"{im.where(self.group.op)}: unknown group_type "
                              f"{attrs.group_type}")
-        loops = max(1, attrs.loop_count)
-        secs = (attrs.nsecs, attrs.csecs, attrs.dsecs, attrs.hsecs, attrs.wsecs)
-        iterations = math.prod(max(1, s) for s in secs)
+        iterations = attrs.loop_count
         if iterations > im.max_commands:
             raise ModelError(f"{im.where(self.group.op)}: {iterations:,} slices (nsecs x csecs "
                              f"x dsecs x hsecs x wsecs), more than the bound of "
@@ -240,7 +237,7 @@ class _GroupBuilder:
                 raise ModelError(f"{im.where(op)}: stage {op.ginfo.stage} (tpusim runs "
                                  "3-stage pipelines: stages 0, 1, 2)")
             if op.name == "tpu.Load":
-                self.load(op, loops)
+                self.load(op, iterations)
             elif op.name == "tpu.Store":
                 self.store(op)
             else:
@@ -249,7 +246,7 @@ class _GroupBuilder:
         self.scope.update((result, self.local[value]) for result, value in
                           zip(self.group.outputs, yielded) if value in self.local)
         self.resolve_transfers()
-        rows = [self.row(ids) for ids in attrs.timesteps]
+        rows = [self.row(ops) for ops in self.group.timesteps()]
         lmem = max((max(i.out_addr + i.out_size, i.buffer_addr + i.buffer_size)
                     for i in (op.ginfo for op in self.group.ops)), default=0)
         secs = Secs(attrs.nsecs, attrs.csecs, attrs.hsecs, attrs.dsecs, attrs.wsecs)
@@ -309,11 +306,9 @@ class _GroupBuilder:
             self.transfers[key] = Transfer(tr.tensor, tr.store, tr.stage, served, tr.held,
                                            tr.layer)
 
-    def row(self, ids: tuple[int, ...]) -> Row:
-        by_id = self.group.by_id()
+    def row(self, ops: tuple[MlirOp, ...]) -> Row:
         row = Row()
-        for i in ids:
-            op = by_id[i]
+        for op in ops:
             if id(op) in self.transfers:
                 row.transfers.append(self.transfers[id(op)])
             else:
