@@ -14,13 +14,11 @@ from tpusim.group.estimate import group_estimate_ns
 from tpusim.group.plan import GroupPlan
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
-from tpusim.ir.ops import VIEWS
 from tpusim.ir.stats import op_macs
 from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Layer, Program
-from tpusim.lower.global_layer import emit_copies, emit_global
 from tpusim.lower.group_layer import emit_group
-from tpusim.lower.kernels import ddr_copies, plan
+from tpusim.lower.program import emit_global_op
 from tpusim.lower.stream import Streams
 
 
@@ -65,13 +63,8 @@ def lower_imported(model: ImportedModel, chip: Chip,
             program.groups.append(step)
             emit_group(streams, step, graph, chip, layer_of)
             continue
-        index, op = layer_of[step], ops[step]
-        kernel = plan(op, graph, chip)
-        if kernel is not None:
-            layer = program.layers[index]
-            layer.tiles, layer.lmem_bytes = emit_global(streams, index, op, kernel, chip)
-        else:
-            emit_copies(streams, index, [] if op.kind in VIEWS else ddr_copies(op, graph))
+        index = layer_of[step]
+        emit_global_op(streams, index, ops[step], graph, chip, program.layers[index])
     return program
 
 

@@ -17,8 +17,9 @@ from tpusim.options import Options
 from tpusim.sim.fast import replay_ns
 
 
-def _emit_global_op(streams: Streams, index: int, op: Op, graph: Graph, chip: Chip,
-                    layer: Layer) -> None:
+def emit_global_op(streams: Streams, index: int, op: Op, graph: Graph, chip: Chip,
+                   layer: Layer) -> None:
+    """An op's commands as global layer `index`, recording its tiles and local memory."""
     kernel = plan(op, graph, chip)
     if kernel is not None:
         layer.tiles, layer.lmem_bytes = emit_global(streams, index, op, kernel, chip)
@@ -30,7 +31,7 @@ def _emit_global_op(streams: Streams, index: int, op: Op, graph: Graph, chip: Ch
 def global_op_ns(op: Op, graph: Graph, chip: Chip, max_commands: int = MAX_COMMANDS) -> float:
     """Time of one op run alone as a global layer (the grouping search's price of an op)."""
     scratch = Program(f"op {op.name!r} as a global layer", chip.name, "")
-    _emit_global_op(Streams(scratch, max_commands), 0, op, graph, chip,
+    emit_global_op(Streams(scratch, max_commands), 0, op, graph, chip,
                     Layer(op.name, op.kind.value))
     return replay_ns(scratch.tiu, scratch.gdma, chip)
 
@@ -60,7 +61,7 @@ def lower(graph: Graph, chip: Chip, precision: str, opts: Options | None = None,
                                         lmem_bytes=group.lmem_bytes if group else 0))
         if group is None:
             op = segment.ops[0]
-            _emit_global_op(streams, layer_of[op.name], op, graph, chip,
+            emit_global_op(streams, layer_of[op.name], op, graph, chip,
                             program.layers[layer_of[op.name]])
         else:
             program.groups.append(group)
