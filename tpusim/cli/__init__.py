@@ -1,4 +1,4 @@
-"""The command line: `tpusim run | compare | chips | speed | validate | fit | bench | sweep |
+"""The command line: `tpusim run | compare | diff | chips | speed | validate | fit | bench | sweep |
 sensitivity` (`tpusim -h` says what each does).
 
 Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error.
@@ -79,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
                          help="add one row per optimisation: the time with only it switched off")
     compare.add_argument("--out", help="directory for the before and after timelines")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
+
+    diff = sub.add_parser("diff", help="tpusim's compile of an ONNX file beside tpu-mlir's "
+                                       "compile of it: totals, grouping, layers")
+    model_args(diff)
+    diff.add_argument("--vendor", required=True, metavar="DIR",
+                      help="tpu-mlir's outputs for the file: a folder with its *_final.mlir "
+                           "and compiler_profile_0.txt (gzipped or not), or with one such "
+                           "folder per precision (F16/, INT8/, ...)")
+    diff.add_argument("--precision", default="f16", help="f32, f16, bf16 or int8 (default f16)")
+    diff.add_argument("--opt", default="after", help=opt_help)
+    diff.add_argument("--top", type=_positive_int, default=12,
+                      help="rows of each table printed, largest differences first (default "
+                           "12; --out and --json hold all)")
+    diff.add_argument("--out", help="directory for diff.txt and its tables (CSV, JSON)")
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
 
     chips = sub.add_parser("chips", help="list the chip profiles")
     chips.add_argument("--show", metavar="CHIP", help="print every field of one profile")

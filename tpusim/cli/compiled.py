@@ -72,3 +72,58 @@ def _vendor_summary(vendor: Result, comparison) -> dict:
             "gdma_commands": len(vendor.program.gdma),
             "ratio": None if comparison.total_ratio is None else round(comparison.total_ratio, 6),
             "layers_with_other_command_counts": len(comparison.mismatched)}
+
+
+def _vendor_files(folder: Path, precision: str) -> tuple[Path, Path]:
+    """tpu-mlir's final.mlir and compiler_profile_0.txt (each gzipped or not) in `folder`, or in
+    its subfolder named after the precision (F16/, INT8/, ...), as tpu-mlir's outputs are laid
+    out in ../shared/tpu-mlir/models/<network>/."""
+    if not folder.is_dir():
+        raise ModelError(f"--vendor {folder}: not a folder")
+    for place in (folder, folder / precision.upper()):
+        programs = sorted(p for p in place.glob("*_final.mlir*")
+                          if p.name.endswith(("_final.mlir", "_final.mlir.gz")))
+        if programs:
+            profiles = [p for name in ("compiler_profile_0.txt", "compiler_profile_0.txt.gz")
+                        if (p := place / name).is_file()]
+            if not profiles:
+                raise ModelError(f"{place}: has {programs[0].name} but no "
+                                 "compiler_profile_0.txt(.gz) to time it with")
+            if len(programs) > 1:
+                raise ModelError(f"{place}: more than one *_final.mlir ({programs[0].name}, "
+                                 f"{programs[1].name}); name the folder of one")
+            return programs[0], profiles[0]
+    raise ModelError(f"--vendor {folder}: no *_final.mlir(.gz) there nor in "
+                     f"{precision.upper()}/")
+
+
+def diff(args: argparse.Namespace) -> int:
+    """tpusim's compile of an ONNX file beside tpu-mlir's compile of the same file."""
+    from tpusim.cli.tasks import _load, _simulate
+    from tpusim.passes.precision import parse_precision
+    from tpusim.profile.compile_diff import (
+        DIFF_FILES,
+        compile_diff,
+        diff_text,
+        save_compile_diff,
+    )
+
+    if not args.model.lower().endswith(".onnx"):
+        raise ModelError(f"{args.model}: diff compares the compiles of an ONNX file (.onnx)")
+    precision = parse_precision(args.precision)
+    program_path, profile_path = _vendor_files(Path(args.vendor), precision)
+    chip = load_chip(args.chip)
+    compiled = warning_lines(lambda: load_program(program_path, chip, args.max_commands))
+    mode = getattr(compiled, "mode", "").lower()
+    if mode and mode != precision:
+        raise ModelError(f"{program_path}: tpu-mlir compiled it in {mode.upper()}, but "
+                         f"--precision is {precision}")
+    vendor = read_vendor_result(profile_path, compiled, chip)
+    graph = _load(args)
+    ours = _simulate(graph, args.chip, precision, args.opt, args.max_commands)
+    result = compile_diff(ours, vendor, graph)
+    if args.out:
+        save_compile_diff(result, Path(args.out))
+    print_report(args, result.to_dict, lambda: diff_text(result, top=args.top),
+                 f" ({', '.join(DIFF_FILES)})")
+    return 0

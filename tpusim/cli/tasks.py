@@ -27,7 +27,9 @@ def dispatch(args: argparse.Namespace) -> int:
     for name in ("out", "save"):  # refuse an output place that can never be written, up front
         if getattr(args, name, None):
             check_writable(getattr(args, name), is_file=args.command == "bench")
-    return {"run": run, "compare": compare, "chips": chips, "speed": speed,
+    from tpusim.cli.compiled import diff
+
+    return {"run": run, "compare": compare, "diff": diff, "chips": chips, "speed": speed,
             "bench": bench, "sweep": studies.sweep,
             "sensitivity": studies.sensitivity, "validate": calibrate.validate,
             "fit": calibrate.fit}[args.command](args)

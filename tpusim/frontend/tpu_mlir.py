@@ -297,12 +297,15 @@ class _GroupBuilder:
         self.im.ops.append(converted)
 
     def resolve_transfers(self) -> None:
-        """Each transfer serves an op: a load its first reader, a store the producer."""
+        """Each transfer serves an op: a load its first reader (a convolution reads its
+        weight as the OIHW view `_conv` makes of it), a store the producer."""
+        readers: dict[str, int] = {}
+        for i, op in enumerate(self.ops):
+            for t in op.inputs:
+                readers.setdefault(t.removesuffix(":oihw"), i)
+        makers = {t: i for i, op in enumerate(self.ops) for t in op.outputs}
         for key, tr in self.transfers.items():
-            if tr.store:
-                served = next((i for i, op in enumerate(self.ops) if tr.tensor in op.outputs), 0)
-            else:
-                served = next((i for i, op in enumerate(self.ops) if tr.tensor in op.inputs), 0)
+            served = (makers if tr.store else readers).get(tr.tensor, 0)
             self.transfers[key] = Transfer(tr.tensor, tr.store, tr.stage, served, tr.held,
                                            tr.layer)
 

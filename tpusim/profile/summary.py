@@ -4,7 +4,9 @@ summarises (the per-engine ones are in kpis.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from tpusim.lower.commands import Program
 from tpusim.sim.engine import Record
@@ -68,12 +70,14 @@ def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
     return [rows[i] for i in sorted(rows)]
 
 
-def time_shares(records: list[Record], total_ns: float) -> tuple[dict[int, float], float]:
-    """Each layer's share of the wall time (by program index) and the idle time: every instant
-    of [0, total] goes to the layers with a command running then, split equally, or to idle.
-    Layer spans overlap inside pipelined groups; shares do not, so with the idle time they add
-    up to the total."""
-    events = sorted((t, step, r.layer) for r in records if r.end_ns > r.start_ns
+def time_shares(records: list[Record], total_ns: float,
+                key: Callable[[Record], int] = attrgetter("layer")
+                ) -> tuple[dict[int, float], float]:
+    """Each layer's share of the wall time (by program index, or by `key`) and the idle time:
+    every instant of [0, total] goes to the layers with a command running then, split equally,
+    or to idle. Layer spans overlap inside pipelined groups; shares do not, so with the idle
+    time they add up to the total."""
+    events = sorted((t, step, key(r)) for r in records if r.end_ns > r.start_ns
                     for t, step in ((r.start_ns, 1), (r.end_ns, -1)))
     shares: dict[int, float] = defaultdict(float)
     running: dict[int, int] = {}  # layer -> commands running
