@@ -42,9 +42,9 @@ def test_swin_t_runs_in_layer_groups(swin_runs, precision):
     assert len(rows) >= 30
     for row in rows:
         assert row.span_ns >= max(row.tiu_ns, row.gdma_ns) - 1e-6
-    # the software pipeline overlaps GDMA with TIU inside sliced groups
-    sliced = [r for r in rows if r.slices > 1]
-    assert sliced and max(r.parallelism for r in sliced) > 1.02
+    # GDMA overlaps TIU inside groups: the software pipeline of sliced groups, and loads moved
+    # into rows with TIU time to spare (tpu-mlir compiles Swin-T INT8 in single slices)
+    assert max(r.parallelism for r in rows) > 1.02
     # the simulation of a group stays close to tpu-mlir's own formula for it
     ratios = sorted(r.estimate_ratio for r in rows)
     assert 0.9 < ratios[len(ratios) // 2] < 1.1

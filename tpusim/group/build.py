@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tpusim.group.estimate import SliceCosts
 from tpusim.group.plan import GroupPlan, GroupType, Secs
 from tpusim.group.rules import C, H, N, split_axes
-from tpusim.group.slicing import SliceGrid, held_bytes, peak_lmem, slice_grid
-from tpusim.group.timestep import build_rows, live_ranges
+from tpusim.group.slicing import SliceGrid, peak_lmem, slice_grid
+from tpusim.group.timestep import balance_rows, build_rows, lifetimes
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import ELEMENTWISE, OpKind
@@ -134,28 +135,48 @@ def can_cut(ops: list[Op], g: Graph, opts: Options, a: Analysis, axis: int) -> b
     return _grid(ops, g, r, secs) is not None
 
 
+def _permutes_load(ops: list[Op]) -> bool:
+    """A Permute runs in a group only as the load of its input: from outside the group, read
+    by nothing else in it."""
+    made = {t for op in ops for t in op.outputs}
+    for op in ops:
+        if op.kind is OpKind.PERMUTE:
+            source = op.inputs[0]
+            if source in made or sum(source in other.inputs for other in ops) > 1:
+                return False
+    return True
+
+
 def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, secs: Secs,
                 consumers: dict[str, list[Op]], graph_outputs: set[str],
-                analysis: Analysis | None = None) -> GroupPlan | None:
+                analysis: Analysis | None = None,
+                costs: SliceCosts | None = None) -> GroupPlan | None:
     """The group these ops form when cut into `secs`, or None if it cannot be (an axis an op
-    cannot slice, tensors that disagree on a dim, or more local memory than a lane has)."""
+    cannot slice, tensors that disagree on a dim, or more local memory than a lane has).
+    With `costs`, transfers move between rows as tpu-mlir balances them (`balance_rows`)."""
     a = analysis or analyze(ops, g, opts, consumers, graph_outputs)
-    if not _cut(secs) <= a.axes:
+    if not _cut(secs) <= a.axes or not _permutes_load(ops):
         return None
     r = roles(ops, g, a.consumers, a.graph_outputs, opts, _cut(secs))
     slices = _grid(ops, g, r, secs)
     if slices is None:
         return None
-    held = set(r.held)
-    live, doubled = live_ranges(len(ops), {j: [t for t in ts if t not in held]
-                                           for j, ts in r.loads.items()},
-                                r.stores, r.producers, r.last_use)
-    if len(slices) == 1:
-        doubled = set()
-    weights = held_bytes(r.held, g, chip)
-    lmem = max(peak_lmem(ops, g, chip, shapes, live, doubled, weights)
-               for shapes in slices.distinct())
-    if lmem > chip.lmem_bytes_per_npu:
-        return None
+    # A weight is held (loaded with the first slice, kept for all) only when the group loops;
+    # in a single pass it lives, like any buffer, from its load to its last read.
+    held = set(r.held) if len(slices) > 1 else set()
     rows = build_rows(len(ops), r.loads, r.stores, held)
-    return GroupPlan(index, list(ops), a.type, secs, slices, rows, r.held, lmem)
+    reads: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        for t in op.inputs:
+            reads.setdefault(t, []).append(i)
+    plan = GroupPlan(index, list(ops), a.type, secs, slices, rows, r.held, 0)
+    if costs is not None:
+        tiu = [costs.op_ns(plan, 0, i) for i in range(len(ops))]
+        balance_rows(rows, tiu, lambda tr: costs.transfer_ns(plan, 0, tr), reads)
+    spans = lifetimes(rows, reads, r.producers, held)
+    whole = set(r.held)
+    plan.lmem_bytes = max(peak_lmem(ops, g, chip, shapes, spans, whole)
+                          for shapes in slices.distinct())
+    if plan.lmem_bytes > chip.lmem_bytes_per_npu:
+        return None
+    return plan

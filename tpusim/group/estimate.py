@@ -9,13 +9,17 @@ tpu-mlir 1.30.2 leaves csecs out of its loop count; here every slice counts.
 
 from __future__ import annotations
 
+import math
+
 from tpusim.cost.gdma import gdma_ns
 from tpusim.cost.tiu import tiu_ns
 from tpusim.group.plan import PIPELINE_STAGES as STAGES
 from tpusim.group.plan import GroupPlan, Transfer
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph
+from tpusim.ir.ops import OpKind
 from tpusim.lower.commands import Direction, Dma
+from tpusim.lower.layout import transfer as transfer_rows
 from tpusim.lower.local import local_works, slice_transfer, weight_transfer
 
 
@@ -50,10 +54,15 @@ class SliceCosts:
 def transfer(plan: GroupPlan, g: Graph, chip: Chip, slice_index: int, tr: Transfer) -> Dma:
     """The GDMA transfer of one row entry for one slice."""
     t = g.tensors[tr.tensor]
-    if tr.held and tr.tensor not in plan.slices[slice_index]:  # no layout given: spread it
+    if tr.tensor not in plan.slices[slice_index]:  # a weight loaded whole: spread it
         return weight_transfer(t.nbytes, chip)
     direction = Direction.L2S if tr.store else Direction.S2L
-    return slice_transfer(direction, t.shape, plan.slices[slice_index][tr.tensor], t.dtype)
+    part = plan.slices[slice_index][tr.tensor]
+    served = plan.ops[tr.op] if 0 <= tr.op < len(plan.ops) else None
+    if not tr.store and served is not None and served.kind is OpKind.PERMUTE:
+        # the load does the permute: it reads the innermost runs in the permuted order
+        return transfer_rows(direction, math.prod(part) // part[-1], part[-1] * t.dtype.bytes)
+    return slice_transfer(direction, t.shape, part, t.dtype)
 
 
 def group_estimate_ns(plan: GroupPlan, g: Graph, chip: Chip,

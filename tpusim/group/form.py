@@ -34,8 +34,7 @@ from tpusim.lower.commands import Direction
 from tpusim.lower.local import local_works, slice_transfer, weight_transfer
 from tpusim.options import Options
 
-MAX_GROUP_OPS = 32  # longer runs are cut; keeps the search quadratic in a small number
-_MORE_SLICES = 3  # slicings tried after the first that fits, for more overlap
+MAX_CLUSTERS = 50  # tpu-mlir's MAX_GROUP_CLUSTER: a long run is searched as about this many
 
 
 @dataclass
@@ -82,21 +81,20 @@ class Former:
         self.costs = SliceCosts(g, chip)
         self._bounds: dict[object, float] = {}
 
-    def best_group(self, ops: list[Op], more: int = 1) -> tuple[float, GroupPlan | None]:
-        """Cheapest slicing of these ops as one group, trying `more` cuts beyond the first
-        that fits (the partition search uses 1; the chosen groups are refined further).
-        Runs of the same shape (repeated blocks) are searched once."""
-        key = (self._signature(ops), more)
+    def best_group(self, ops: list[Op]) -> tuple[float, GroupPlan | None]:
+        """These ops as one group at the first slicing that fits local memory, and its
+        estimated time. Runs of the same shape (repeated blocks) are searched once."""
+        key = self._signature(ops)
         found = self._plans.get(key)
         if found is None:
-            cost, plan = self._search(ops, more)
+            cost, plan = self._search(ops)
             self._plans[key] = (cost, None if plan is None else plan.secs)
             return cost, plan
         cost, secs = found
         if secs is None:
             return cost, None
         return cost, build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
-                                 self.outputs)
+                                 self.outputs, costs=self.costs)
 
     def _signature(self, ops: list[Op]) -> tuple:
         """What the group search depends on, without names: kinds, attributes, shapes, dtypes,
@@ -121,7 +119,7 @@ class Former:
             sig.append((op.kind, attrs, tuple(ins), outs))
         return tuple(sig)
 
-    def _search(self, ops: list[Op], more: int) -> tuple[float, GroupPlan | None]:
+    def _search(self, ops: list[Op]) -> tuple[float, GroupPlan | None]:
         analysis = analyze(ops, self.g, self.opts, self.consumers, self.outputs)
         shape = self.g.tensors[ops[-1].outputs[0]].shape
         dims = tuple(shape[a] if a < len(shape) else 1 for a in (N, C, H))
@@ -131,25 +129,20 @@ class Former:
 
         def build(secs: Secs) -> GroupPlan | None:
             return build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
-                               self.outputs, analysis)
+                               self.outputs, analysis, self.costs)
 
-        # One slice needs no second buffer for the pipeline, so it may fit where two do not;
-        # from two slices on, memory shrinks as the cut grows: bisect for the first that fits.
-        tried = [cands[0]]
-        if build(cands[-1]) is not None:
+        # tpu-mlir takes the first slicing that fits (LmemAllocator's quick search), cutting
+        # n, then c, then h; memory shrinks as the cut grows, so bisect for it.
+        plan = build(cands[0])
+        if plan is None and len(cands) > 1 and build(cands[-1]) is not None:
             lo, hi = 1, len(cands) - 1
             while lo < hi:
                 mid = (lo + hi) // 2
                 lo, hi = (lo, mid) if build(cands[mid]) is not None else (mid + 1, hi)
-            tried += cands[lo:lo + 1 + more]
-        best: tuple[float, GroupPlan | None] = (float("inf"), None)
-        for secs in tried:
-            plan = build(secs)
-            if plan is not None:
-                cost = group_estimate_ns(plan, self.g, self.chip, self.costs)
-                if cost < best[0]:
-                    best = (cost, plan)
-        return best
+            plan = build(cands[lo])
+        if plan is None:
+            return float("inf"), None
+        return group_estimate_ns(plan, self.g, self.chip, self.costs), plan
 
     def _lower_bound(self, ops: list[Op]) -> float:
         """No group of these ops beats its whole TIU work or its loads and stores done once
@@ -187,30 +180,47 @@ class Former:
         return ns
 
     def partition(self, run: list[Op]) -> list[Segment]:
-        """The cheapest cut of a run of local-capable ops into groups and global ops."""
-        m = len(run)
-        best = [0.0] + [float("inf")] * m
-        choice: list[tuple[int, GroupPlan | None]] = [(0, None)] * (m + 1)
-        for end in range(1, m + 1):
-            best[end] = best[end - 1] + self.global_ns(run[end - 1])
-            choice[end] = (end - 1, None)
-            for start in range(end - 2, max(-1, end - 1 - MAX_GROUP_OPS), -1):
-                if best[start] + self._lower_bound(run[start:end]) >= best[end]:
-                    continue  # even a perfect group of these ops would not be cheaper
-                cost, plan = self.best_group(run[start:end])
-                if plan is None:
-                    break  # a longer group would need even more memory
-                if best[start] + cost < best[end]:
-                    best[end] = best[start] + cost
-                    choice[end] = (start, plan)
+        """The cheapest cut of a run of local-capable ops into groups and global ops. A long run
+        is first cut into clusters of at most len / MAX_CLUSTERS ops (as tpu-mlir does, to
+        bound the search), whose ends are then the only places groups may start or end."""
+        longest = max(1, len(run) // MAX_CLUSTERS)
+        bounds = list(range(len(run) + 1))
+        if longest > 1:
+            ends = [0]
+            for seg in self._cut(run, bounds, longest):
+                ends.append(ends[-1] + len(seg.ops))
+            bounds = ends
+        return self._cut(run, bounds, len(run))
+
+    def _cut(self, run: list[Op], bounds: list[int], longest: int) -> list[Segment]:
+        """The cheapest cut of `run` into global ops and groups of at most `longest` ops that
+        start and end at `bounds` (op positions)."""
+        units = len(bounds) - 1
+        best = [0.0] + [float("inf")] * units
+        choice: list[tuple[int, GroupPlan | None]] = [(0, None)] * (units + 1)
+        for j in range(1, units + 1):
+            end = bounds[j]
+            for i in range(j - 1, -1, -1):
+                start = bounds[i]
+                if end - start > longest:
+                    break
+                if end - start == 1:
+                    cost, plan = self.global_ns(run[start]), None
+                else:
+                    if best[i] + self._lower_bound(run[start:end]) >= best[j]:
+                        continue  # even a perfect group of these ops would not be cheaper
+                    cost, plan = self.best_group(run[start:end])
+                    if plan is None:
+                        break  # a longer group would need even more memory
+                if best[i] + cost < best[j]:
+                    best[j] = best[i] + cost
+                    choice[j] = (i, plan)
         segments: list[Segment] = []
-        end = m
-        while end > 0:
-            start, plan = choice[end]
-            if plan is not None:
-                plan = self.best_group(run[start:end], _MORE_SLICES)[1] or plan
-            segments.append(Segment(run[start:end], plan))
-            end = start
+        j = units
+        while j > 0:
+            i, plan = choice[j]
+            segments.append(Segment(run[bounds[i]:bounds[j]], plan))
+            j = i
         return list(reversed(segments))
 
 

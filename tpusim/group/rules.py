@@ -72,9 +72,20 @@ _LOCAL: dict[OpKind, Callable[[Graph, Op, Options], bool]] = {
     OpKind.REDUCE_MEAN: _reduce,
     OpKind.REDUCE_SUM: _reduce,
     OpKind.REDUCE_MAX: _reduce,
-    OpKind.UPSAMPLE: lambda g, op, o: True,
-    # Permute has no LocalGenInterface; Pad, Gather, Expand and ScatterND are global too.
+    # nearest-neighbour upsampling (tpu.Upsample) runs in groups; interpolation (tpu.Interp)
+    # runs alone
+    OpKind.UPSAMPLE: lambda g, op, o: op.attr("mode", "nearest") == "nearest",
+    # Permute has no LocalGenInterface, but tpu-mlir 1.30 folds a Permute that swaps dims 1
+    # and 2 of a 4-D tensor into the Load that brings its input into a group (a strided GDMA
+    # load, `indexing_map_s2l`: ERNIE's INT8 attention); `build` only lets it start a group.
+    # Pad, Gather, Expand and ScatterND are global.
+    OpKind.PERMUTE: lambda g, op, o: is_load_permute(op),
 }
+
+
+def is_load_permute(op: Op) -> bool:
+    """A Permute a group's Load can do (see _LOCAL)."""
+    return op.kind is OpKind.PERMUTE and tuple(op.attr("order")) == (0, 2, 1, 3)
 
 
 def is_local(g: Graph, op: Op, opts: Options) -> bool:
@@ -125,6 +136,8 @@ def split_axes(g: Graph, op: Op, opts: Options) -> frozenset[int]:
         axes -= {a % rank for a in op.attr("axes")}
     elif kind is OpKind.UPSAMPLE:
         axes = {a for a in axes if op.attr("scales")[a] == 1}
+    elif kind is OpKind.PERMUTE:  # dims 1 and 2 trade places
+        axes = {N}
     if kind in ELEMENTWISE and not opts.weight_split:
         axes -= _weight_blocked_axes(g, op)
     return frozenset(axes)

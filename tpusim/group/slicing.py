@@ -147,33 +147,40 @@ def slice_grid(tensors: list[str], g: Graph, secs_dims: dict[int, int], h_parts:
     return SliceGrid(tensors, g, secs_dims, per_axis[0], per_axis[1], hs)
 
 
-def held_bytes(weights: list[str], g: Graph, chip: Chip) -> int:
-    """Weights spread evenly over the lanes, EU-aligned."""
-    total = 0
-    for t in weights:
-        tensor = g.tensors[t]
-        per_lane = math.ceil(tensor.nbytes / chip.npu_count)
-        total += -(-per_lane // chip.eu_bytes) * chip.eu_bytes
-    return total
+def weight_bytes(t: str, g: Graph, chip: Chip) -> int:
+    """A whole weight spread evenly over the lanes, EU-aligned, per lane."""
+    per_lane = math.ceil(g.tensors[t].nbytes / chip.npu_count)
+    return -(-per_lane // chip.eu_bytes) * chip.eu_bytes
 
 
 def peak_lmem(ops: list[Op], g: Graph, chip: Chip, shapes: dict[str, Shape],
-              live: dict[str, tuple[int, int]], doubled: set[str], held: int) -> int:
-    """Peak per-lane bytes over the timestep rows: live buffers, op scratch, held weights.
-    Tensors loaded or stored across iterations (`doubled`) need a second buffer."""
-    used = [0] * len(ops)
-    extra = held
-    for t, (first, last) in live.items():
-        size = slice_bytes(shapes.get(t, g.tensors[t].shape), g.tensors[t].dtype, chip)
-        for row in range(first, last + 1):
-            used[row] += size
-        if t in doubled:
-            extra += size
+              spans: list[tuple[str, int, int]], whole: set[str]) -> int:
+    """Peak per-lane bytes over the timestep rows: every live buffer (`spans`: tensor, first
+    and last row) and each row's op scratch. Tensors in `whole` are weights loaded whole."""
+    count = len(ops)
+    change = [0] * (count + 1)
+    for t, first, last in spans:
+        if t in whole:
+            size = weight_bytes(t, g, chip)
+        else:
+            size = slice_bytes(shapes.get(t, g.tensors[t].shape), g.tensors[t].dtype, chip)
+        change[first] += size
+        change[last + 1] -= size
+    peak = level = 0
     for row, op in enumerate(ops):
+        level += change[row]
         out = op.outputs[0]
-        used[row] += scratch_bytes(op, g, shapes.get(out, g.tensors[out].shape), chip)
-    return extra + max(used)
+        peak = max(peak, level + scratch_bytes(op, g, shapes.get(out, g.tensors[out].shape),
+                                               chip))
+    return peak
 
 
-__all__ = ["SliceGrid", "h_ranges", "held_bytes", "peak_lmem", "pieces", "slice_bytes",
-           "slice_grid"]
+__all__ = [
+    "SliceGrid",
+    "h_ranges",
+    "peak_lmem",
+    "pieces",
+    "slice_bytes",
+    "slice_grid",
+    "weight_bytes",
+]
