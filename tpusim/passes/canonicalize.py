@@ -16,6 +16,7 @@ The simplifying passes live here, the operator fusions in `fusion.py`:
 - scalar_to_const_ops: Mul/Div/Add/Sub by a one-element constant become MulConst/AddConst.
   Element-wise ops with larger constant operands stay binary ops (Swin's bias and mask Adds).
 - fuse_matmul_bias (fusion.py): MatMul with a constant weight + Add of a bias vector.
+- fuse_relu (fusion.py): a ReLU folds into the convolution, MatMul, pool or arithmetic before it.
 - merge_reshapes, merge_slices: chains collapse into one op.
 - drop_dead_ops; classify_constants: a constant is a WEIGHT where a layer reads it as its
   parameters (MatMul and Conv weights and biases, LayerNorm scale and bias), a CONST elsewhere.
@@ -33,6 +34,7 @@ from tpusim.passes.fusion import (
     fuse_hardswish,
     fuse_layernorm,
     fuse_matmul_bias,
+    fuse_relu,
     fuse_silu,
 )
 from tpusim.passes.permutes import is_identity
@@ -302,6 +304,7 @@ PIPELINE: tuple[Pass, ...] = (
     fuse_silu,
     fuse_hardswish,
     fuse_matmul_bias,
+    fuse_relu,
     merge_reshapes,
     merge_slices,
     remove_identities,

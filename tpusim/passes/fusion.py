@@ -12,6 +12,9 @@ trusts the structure). Every intermediate result of a pattern must have no other
   x * Clip(x + 3, 0, 6) / 6; Clip(x + 3, 0, 6) / 6 alone is a HardSigmoid.
 - MatMul + bias: a MatMul with a constant weight, then an Add of a constant vector along its
   last axis, becomes one MatMul with a bias (a Linear layer).
+- ReLU (and Clip from 0, a ReLU with a limit) folds into the op before it when that op can apply
+  it to its own result (tpu-mlir's TopFuseRelu: `do_relu` on convolutions, MatMuls, pools and
+  element-wise arithmetic); the fused op takes the ReLU's name and output.
 """
 
 from __future__ import annotations
@@ -260,4 +263,29 @@ def fuse_matmul_bias(graph: Graph) -> Graph:
                     graph.tensors[y].shape:
                 _fuse(rw, [mm, add], add, Op(K.MATMUL, "", (*mm.inputs, bias), (), mm.attrs))
                 break
+    return rw.build()
+
+
+# Ops that apply a ReLU to their result at no cost (tpu-mlir's SupportFuseRelu trait).
+RELU_FUSING = frozenset({K.CONV2D, K.MATMUL, K.ADD, K.SUB, K.MUL, K.MAXPOOL, K.AVGPOOL,
+                         K.CONCAT, K.MULCONST, K.ADDCONST})
+
+
+def fuse_relu(graph: Graph) -> Graph:
+    f, rw = _Finder(graph), Rewrite(graph)
+    for relu in graph.ops:
+        if relu.kind is K.CLIP and relu.attr("min") == 0:
+            limit = relu.attr("max")
+        elif relu.kind is K.RELU:
+            limit = None
+        else:
+            continue
+        producer = f.producers.get(relu.inputs[0])
+        if producer is None or producer.kind not in RELU_FUSING or rw.claimed(producer) \
+                or f.uses.get(relu.inputs[0]) != 1 or producer.attr("do_relu"):
+            continue
+        attrs = {**producer.attrs, "do_relu": True}
+        if limit is not None:
+            attrs["relu_limit"] = limit
+        _fuse(rw, [producer, relu], relu, Op(producer.kind, "", producer.inputs, (), attrs))
     return rw.build()
