@@ -57,8 +57,8 @@ def _(work: Conv, chip: Chip) -> float:
 
 @work_cycles.register
 def _(work: MatMul, chip: Chip) -> float:
-    if work.lane_width:  # MM: n outputs over the lanes in blocks of lane_width
-        eu_per_block = _cdiv(work.lane_width, chip.eu_num(work.dtype))
+    if work.lane_width:  # MM: n outputs over the lanes in blocks of lane_width, 32-bit sums
+        eu_per_block = _cdiv(work.lane_width, chip.eu_num(DType.F32))
         blocks = _cdiv(_cdiv(work.n, work.lane_width), chip.npu_count)
         steps = work.m * work.k * blocks * eu_per_block
         if work.accumulate:

@@ -28,10 +28,11 @@ def _split(size: int, parts: int) -> list[tuple[int, int]]:
 
 
 def choose_tiles(plan: KernelPlan, chip: Chip, op: Op,
-                 max_tiles: int = MAX_COMMANDS) -> list[tuple[int, ...]]:
-    """The fewest tiles (split outermost dims first) whose buffers fit local memory; a
-    CompileError if they are more than `max_tiles` (each is a command at least), before the
-    list of them is built."""
+                 max_tiles: int = MAX_COMMANDS) -> list[list[int]]:
+    """The fewest tiles (split outermost dims first, or in the plan's `split_order`) whose
+    buffers fit local memory, as the sizes of the pieces along each dim (tiles are their
+    product, the last dim varying fastest); a CompileError if they are more than `max_tiles`
+    (each is a command at least), before the list of them is built."""
     budget = chip.lmem_bytes_per_npu - plan.held_bytes
     if budget <= 0:
         raise CompileError(f"op {op.name!r}: its weights need {plan.held_bytes} bytes per lane, "
@@ -51,31 +52,39 @@ def choose_tiles(plan: KernelPlan, chip: Chip, op: Op,
     parts[0] = min(plan.dims[0], plan.min_tiles)
     if plan.max_tile:  # the kernel never makes a tile longer than this along the first dim
         parts[0] = max(parts[0], -(-plan.dims[0] // plan.max_tile))
-    for axis, size in enumerate(plan.dims):
-        least = parts[axis]
-        parts[axis] = size
-        if not fits(parts):
-            continue
-        lo, hi = least, size  # smallest split of this axis that fits
+    order = list(plan.split_order or range(len(plan.dims)))
+    floor = list(parts)
+
+    def least(axis: int) -> None:
+        """Cut `axis` into the fewest pieces that fit, the other dims as they are."""
+        lo, hi = floor[axis], plan.dims[axis]
         while lo < hi:
             mid = (lo + hi) // 2
             parts[axis] = mid
             lo, hi = (lo, mid) if fits(parts) else (mid + 1, hi)
         parts[axis] = lo
+
+    for done, axis in enumerate(order):
+        parts[axis] = plan.dims[axis]
+        if not fits(parts):
+            continue
+        least(axis)
+        for earlier in order[:done]:  # cut to single rows before this one fitted: undo that
+            least(earlier)
         count = math.prod(sum(n for _, n in _split(s, p)) for s, p in zip(plan.dims, parts))
         if count > max_tiles:
             raise CompileError(f"op {op.name!r}: {count:,} tiles, more than the bound of "
                                f"{max_tiles:,} commands (max_commands)")
-        per_axis = [[size for size, n in _split(s, p) for _ in range(n)]
-                    for s, p in zip(plan.dims, parts)]
-        return list(product(*per_axis))
+        return [[size for size, n in _split(s, p) for _ in range(n)]
+                for s, p in zip(plan.dims, parts)]
     raise CompileError(f"op {op.name!r}: does not fit local memory even split to single rows")
 
 
 def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
                 chip: Chip) -> tuple[int, int]:
     """Queue one op's commands; returns (tiles, peak local memory per lane)."""
-    sizes = choose_tiles(plan, chip, op, streams.max_commands)
+    per_axis = choose_tiles(plan, chip, op, streams.max_commands)
+    sizes = list(product(*per_axis))
     cache: dict[tuple[int, ...], Tile] = {}
     tiles = [cache.get(s) or cache.setdefault(s, plan.make_tile(s)) for s in sizes]
     buffers = min(plan.buffer_sets, len(tiles))
@@ -97,21 +106,25 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
         gdma(tiles[i].loads, computed.get(i - plan.buffer_sets, 0), i)
         loaded[i] = streams.last(Engine.GDMA)
 
+    # a reduction's tiles come in runs along its last dim, each run ending with one result
+    run = len(per_axis[-1]) if plan.reduction else 1
     load(0)
     for i, tile in enumerate(tiles):
         dep = loaded[i]
-        for work in tile.works:
+        last = (i + 1) % run == 0
+        for work in tile.works + (tile.finish if last else ()):
             streams.emit(Engine.TIU, work, dep, layer, slice_=i)
             dep = 0
         computed[i] = streams.last(Engine.TIU)
+        stores = tile.stores if last else ()
         if plan.serial:
-            gdma(tile.stores, computed[i], i)
+            gdma(stores, computed[i], i)
             if i + 1 < len(tiles):
                 load(i + 1)
             continue
         if i + 1 < len(tiles):
             load(i + 1)
-        gdma(tile.stores, computed[i], i)
+        gdma(stores, computed[i], i)
     return len(tiles), lmem
 
 
