@@ -58,7 +58,10 @@ def ddr_access_bytes(work: Dma, chip: Chip) -> int:
 
 
 def ddr_efficiency(work: Dma, chip: Chip) -> float:
-    """Fraction of DDR peak the transfer reaches."""
+    """Fraction of DDR peak the transfer reaches. A gather reads its rows at the read rate
+    (vendor: an embedding lookup's GDMA_GATHER moves 196,608 B at 59.6 GB/s)."""
+    if work.kind == "GDMA_GATHER":
+        return chip.ddr_read_efficiency
     if work.direction is Direction.S2S:
         return chip.ddr_copy_efficiency
     eff = chip.ddr_read_efficiency if work.direction is Direction.S2L else \

@@ -145,14 +145,22 @@ def _concat(ctx: Ctx, node: Node) -> None:
 
 
 def _gather(ctx: Ctx, node: Node) -> None:
+    """Constant indices become attributes (canonicalisation turns most such Gathers into
+    Slices); run-time ones (an embedding lookup) stay an input."""
     indices = ctx.value(node.inputs[1])
-    if indices is None:
-        raise Unsupported("Gather with run-time indices (tpusim supports constant indices)")
     shape = ctx.shape(node.inputs[0])
     axis = node.attr("axis", 0) % len(shape)
+    if indices is None:
+        ctx.emit(node, K.GATHER, node.inputs[:2], node.outputs[0], axis=axis)
+        return
     flat = [int(i) % shape[axis] for i in np.asarray(indices).reshape(-1)]
     ctx.emit(node, K.GATHER, node.inputs[:1], node.outputs[0], axis=axis,
              indices_shape=tuple(int(d) for d in indices.shape), indices=tuple(flat))
+
+
+def _gathernd(ctx: Ctx, node: Node) -> None:
+    ctx.emit(node, K.GATHERND, node.inputs[:2], node.outputs[0],
+             batch_dims=int(node.attr("batch_dims", 0)))
 
 
 def _expand(ctx: Ctx, node: Node) -> None:
@@ -192,6 +200,7 @@ LAYOUT_CONVERTERS: dict[str, Converter] = {
     "Split": _split,
     "Concat": _concat,
     "Gather": _gather,
+    "GatherND": _gathernd,
     "Expand": _expand,
     "Pad": _pad,
     "ScatterND": _scatter_nd,

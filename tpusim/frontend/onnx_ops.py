@@ -26,6 +26,7 @@ from tpusim.frontend.onnx_layout import (
     scalar_value,
 )
 from tpusim.frontend.onnx_proto import Node, Unsupported, element_dtype
+from tpusim.ir.ops import COMPARE_MODES
 from tpusim.ir.ops import OpKind as K
 
 if TYPE_CHECKING:
@@ -292,12 +293,14 @@ def _same_shape(ctx: Ctx, node: Node) -> None:
     ctx.opaque(node, [shape] * len([o for o in node.outputs if o]))
 
 
-def _logical(ctx: Ctx, node: Node) -> None:
-    """Comparisons, logic and Where: folded when their inputs are constants (Swin's mask)."""
-    shapes = [ctx.shape(i) for i in node.inputs if i]
-    out = np.broadcast_shapes(*shapes)
-    ctx.opaque(node, [out or (1,)], reason=f"{node.op_type} on run-time values is not "
-               "supported (tpusim folds it only when its inputs are constants)")
+def _compare(ctx: Ctx, node: Node) -> None:
+    """Comparisons and logic on masks (canonicalisation folds them on constants, as Swin's
+    attention mask)."""
+    ctx.emit(node, K.COMPARE, node.inputs[:2], node.outputs[0], mode=node.op_type)
+
+
+def _where(ctx: Ctx, node: Node) -> None:
+    ctx.emit(node, K.WHERE, node.inputs[:3], node.outputs[0])
 
 
 def _constant_of_shape(ctx: Ctx, node: Node) -> None:
@@ -346,6 +349,7 @@ CONVERTERS: dict[str, Converter] = {
     "Identity": _same_shape,
     "Dropout": _same_shape,
     "ConstantOfShape": _constant_of_shape,
-    **{op: _logical for op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual",
-                               "Not", "And", "Or", "Xor", "Where")},
+    **{mode: _compare for mode in COMPARE_MODES},
+    "Not": _unary(K.NOT),
+    "Where": _where,
 }

@@ -128,8 +128,40 @@ def _pad(op: Op, a: list[Array]) -> Array:
 
 
 def _gather(op: Op, a: list[Array]) -> Array:
+    axis = op.attr("axis", 0)
+    if len(a) > 1:  # run-time indices, wrapped into range
+        return np.take(a[0], np.asarray(a[1]).astype(int) % a[0].shape[axis], axis=axis)
     indices = np.asarray(op.attr("indices"), dtype=int).reshape(op.attr("indices_shape"))
-    return np.take(a[0], indices, axis=op.attr("axis", 0))
+    return np.take(a[0], indices, axis=axis)
+
+
+def _gathernd(op: Op, a: list[Array]) -> Array:
+    data, indices = a[0], np.asarray(a[1]).astype(int)
+    batch = op.attr("batch_dims", 0)
+    k = indices.shape[-1]
+    bounds = np.array(data.shape[batch:batch + k])
+    flat_b = int(np.prod(data.shape[:batch], dtype=int))
+    d = data.reshape((flat_b, *data.shape[batch:]))
+    idx = (indices % bounds).reshape(flat_b, -1, k)
+    rows = [d[b][tuple(idx[b].T)] for b in range(flat_b)]
+    return np.stack(rows)
+
+
+def _attention(op: Op, a: list[Array]) -> Array:
+    q, k, v = (x.transpose(0, 2, 1, 3) for x in a[:3])  # [B, H, M|N, D]
+    scores = q @ k.transpose(0, 1, 3, 2) * op.attr("scale", 1.0)
+    if len(a) > 3:
+        scores = scores + a[3]
+    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    out = (p / p.sum(axis=-1, keepdims=True)) @ v  # [B, H, M, D]
+    return out.transpose(0, 2, 1, 3).reshape(q.shape[0], q.shape[2], -1)
+
+
+_COMPARE: dict[str, Callable[[Array, Array], Array]] = {
+    "Equal": np.equal, "Less": np.less, "LessOrEqual": np.less_equal, "Greater": np.greater,
+    "GreaterOrEqual": np.greater_equal, "And": lambda x, y: (x != 0) & (y != 0),
+    "Or": lambda x, y: (x != 0) | (y != 0), "Xor": lambda x, y: (x != 0) ^ (y != 0),
+}
 
 
 def _upsample(op: Op, a: list[Array]) -> Array:
@@ -182,7 +214,14 @@ _EVAL: dict[K, Callable[[Op, list[Array]], Array | list[Array] | None]] = {
     K.SLICE: _slice,
     K.CONCAT: lambda op, a: np.concatenate(a, axis=op.attr("axis")),
     K.PAD: _pad,
-    K.GATHER: lambda op, a: _gather(op, a) if op.attr("indices") is not None else None,
+    K.GATHER: lambda op, a: _gather(op, a) if len(a) > 1 or op.attr("indices") is not None
+    else None,
+    K.GATHERND: _gathernd,
+    K.COMPARE: lambda op, a: _COMPARE[op.attr("mode")](a[0], a[1] if len(a) > 1
+                                                        else op.attr("const", 0.0)),
+    K.NOT: lambda op, a: a[0] == 0,
+    K.WHERE: lambda op, a: np.where(a[0] != 0, a[1], a[2]),
+    K.ATTENTION: _attention,
     K.EXPAND: lambda op, a: np.broadcast_to(a[0], op.attr("shape")),
     K.UPSAMPLE: _upsample,
 }

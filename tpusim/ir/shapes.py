@@ -67,6 +67,12 @@ def _binary(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
     return [broadcast(shapes[0], shapes[1])]
 
 
+def _compare(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
+    """Two masks, or one against the constant `const` (tpu-mlir's CompareConst)."""
+    _need(shapes, 1, 2)
+    return [broadcast(shapes[0], shapes[-1])]
+
+
 def _unary(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
     _need(shapes, 1)
     return [shapes[0]]
@@ -243,10 +249,36 @@ def _pad(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
 
 
 def _gather(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
-    _need(shapes, 1)
+    """Constant indices are an attribute; run-time ones the second input."""
+    _need(shapes, 1, 2)
     x = shapes[0]
     axis = norm_axis(attrs.get("axis", 0), len(x))
-    return [x[:axis] + tuple(attrs["indices_shape"]) + x[axis + 1:]]
+    indices = shapes[1] if len(shapes) == 2 else tuple(attrs["indices_shape"])
+    return [x[:axis] + tuple(indices) + x[axis + 1:]]
+
+
+def _gathernd(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
+    """ONNX GatherND: indices [..., k] pick slices of data past its first batch_dims + k."""
+    _need(shapes, 2)
+    data, indices = shapes
+    batch = int(attrs.get("batch_dims", 0))
+    k = indices[-1] if indices else 0
+    if not indices or batch + k > len(data) or indices[:batch] != data[:batch]:
+        raise _Bad(f"indices {list(indices)} do not index data {list(data)}")
+    return [indices[:-1] + data[batch + k:]]
+
+
+def _attention(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
+    _need(shapes, 3, 4)
+    q, k, v = shapes[:3]
+    if len(q) != 4 or k != v or len(k) != 4 or (q[0], q[2], q[3]) != (k[0], k[2], k[3]):
+        raise _Bad(f"q {list(q)}, k {list(k)}, v {list(v)} are not [B, M|N, H, D]")
+    return [(q[0], q[1], q[2] * q[3])]
+
+
+def _where(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
+    _need(shapes, 3)
+    return [broadcast(broadcast(shapes[0], shapes[1]), shapes[2])]
 
 
 def _expand(shapes: list[Shape], attrs: Mapping[str, Any]) -> list[Shape]:
@@ -292,6 +324,10 @@ _RULES: dict[OpKind, _Rule] = {
     OpKind.CONCAT: _concat,
     OpKind.PAD: _pad,
     OpKind.GATHER: _gather,
+    OpKind.GATHERND: _gathernd,
+    OpKind.WHERE: _where,
+    OpKind.COMPARE: _compare,
+    OpKind.ATTENTION: _attention,
     OpKind.EXPAND: _expand,
     OpKind.UPSAMPLE: _upsample,
     OpKind.SCATTERND: _scatternd,

@@ -10,7 +10,7 @@ from tpusim.ir.shapes import matmul_dims
 
 
 def op_macs(graph: Graph, op: Op) -> int:
-    """Multiply-accumulates of a MatMul or Conv2D (0 for every other op)."""
+    """Multiply-accumulates of a MatMul, Conv2D or Attention (0 for every other op)."""
     if op.kind is OpKind.MATMUL:
         a, b = (graph.tensors[t].shape for t in op.inputs[:2])
         batch, m, k, n = matmul_dims(a, b, op.attrs)
@@ -19,6 +19,9 @@ def op_macs(graph: Graph, op: Op) -> int:
         out = graph.tensors[op.outputs[0]].shape
         w = graph.tensors[op.inputs[1]].shape
         return math.prod(out) * w[1] * w[2] * w[3]
+    if op.kind is OpKind.ATTENTION:  # q k^T and then by v: 2 B H M N D
+        b, m, h, d = graph.tensors[op.inputs[0]].shape
+        return 2 * b * h * m * graph.tensors[op.inputs[1]].shape[1] * d
     return 0
 
 

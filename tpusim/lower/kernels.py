@@ -35,6 +35,7 @@ class Tile:
     works: tuple[TiuWork, ...]
     stores: tuple[Move, ...]
     lmem_bytes: int  # per lane, for this tile's buffers
+    finish: tuple[TiuWork, ...] = ()  # after the last tile of a reduction (bias, requant)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class KernelPlan:
     prologue: tuple[TiuWork, ...] = ()  # TIU work done once, before the first tile
     min_tiles: int = 1  # tiles the kernel cuts its work into at least (to overlap them)
     serial: bool = False  # each tile loads only once the previous one is computed
+    # The last dim is reduced: its tiles accumulate into one result, finished and stored after
+    # the last of them. Dims are cut in `split_order` (default: outermost first).
+    reduction: bool = False
+    split_order: tuple[int, ...] = ()
 
     @property
     def buffer_sets(self) -> int:
@@ -250,10 +255,34 @@ def _upsample(op: Op, g: Graph, chip: Chip) -> KernelPlan:
         in_view = flat_view(max(1, math.ceil(sizes[0] / ratio)), chip)
         lmem = lane_bytes(in_view, x.dtype, chip) + lane_bytes(view, out.dtype, chip)
         return Tile((load(x.name, in_view[1], in_view[3] * x.dtype.bytes),),
-                    (Arith(*view, out.dtype, "copy"),),
+                    tuple(sequences.resize(op, view, out.dtype)),
                     (store(out.name, view[1], view[3] * out.dtype.bytes),), lmem)
 
     return KernelPlan((out.numel,), (), 0, make)
+
+
+def _lookup(op: Op, g: Graph, chip: Chip) -> KernelPlan:
+    """A Gather with run-time indices (an embedding lookup) or a GatherND: the indices are
+    loaded to every lane, turned into row addresses (an AR and a compare-select pass at int32),
+    and the GDMA gathers the rows DDR to DDR (vendor: ERNIE's embeddings, a broadcast load,
+    AR and FUSED_CMP, one GDMA_GATHER of the whole output)."""
+    idx, out = g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
+    # a GatherND index is a tuple of its last dim; a Gather index one number
+    depth = idx.shape[-1] if op.kind is OpKind.GATHERND else 1
+    picks = idx.numel // max(1, depth)
+    row = max(1, out.nbytes // max(1, picks))
+
+    def make(sizes: tuple[int, ...]) -> Tile:
+        n = sizes[0]
+        per = n * depth
+        view = (1, chip.npu_count, 1, per)  # every lane holds every index
+        works = (Arith(*view, DType.INT32, "address"),
+                 Arith(*view, DType.INT32, "select", 2, kind="FUSED_CMP"))
+        gather = (out.name, Dma(Direction.S2S, n, row, "GDMA_GATHER"))
+        return Tile((load(idx.name, chip.npu_count, per * 4, "GDMA_BROADCAST"),), works,
+                    (gather,), lane_bytes((1, 1, 1, per), DType.INT32, chip))
+
+    return KernelPlan((picks,), (), 0, make)
 
 
 def _opaque(op: Op, g: Graph, chip: Chip) -> KernelPlan:
@@ -292,6 +321,8 @@ def plan(op: Op, g: Graph, chip: Chip) -> KernelPlan | None:
         return _eltwise(op, g, chip)
     if kind is OpKind.MATMUL:
         return cube_kernels.matmul(op, g, chip)
+    if kind is OpKind.ATTENTION:
+        return cube_kernels.attention(op, g, chip)
     if kind in (OpKind.CONV2D, OpKind.MAXPOOL) or (
             kind is OpKind.AVGPOOL and not _global_pool(op, g)):
         return cube_kernels.conv(op, g, chip)
@@ -312,7 +343,9 @@ def is_ddr_copy(op: Op, g: Graph) -> bool:
     the innermost axis goes through local memory (`_permute`)."""
     if op.kind is OpKind.PERMUTE:
         return permute_keeps_rows(op, len(g.tensors[op.inputs[0]].shape)) > 0
-    return op.kind in (OpKind.SLICE, OpKind.CONCAT, OpKind.PAD, OpKind.GATHER, OpKind.EXPAND,
+    if op.kind is OpKind.GATHER:
+        return len(op.inputs) == 1  # constant indices: copies of known rows
+    return op.kind in (OpKind.SLICE, OpKind.CONCAT, OpKind.PAD, OpKind.EXPAND,
                        OpKind.SCATTERND)
 
 
@@ -377,4 +410,6 @@ _PLANS: dict[OpKind, Callable[[Op, Graph, Chip], KernelPlan]] = {
     OpKind.PERMUTE: _permute,
     OpKind.OPAQUE: _opaque,
     OpKind.UPSAMPLE: _upsample,
+    OpKind.GATHER: _lookup,
+    OpKind.GATHERND: _lookup,
 }

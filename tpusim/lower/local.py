@@ -51,7 +51,7 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> l
     """TIU instructions of `op` computing an output slice `out` from input slices `ins`."""
     kind = op.kind
     dtype = g.tensors[op.outputs[0]].dtype
-    if kind in VIEWS:
+    if kind in VIEWS or kind is OpKind.PERMUTE:  # a permute in a group is its load's work
         return []
     view = lane_view(out)
     if kind is OpKind.CAST:
@@ -86,8 +86,10 @@ def local_works(op: Op, g: Graph, ins: list[Shape], out: Shape, chip: Chip) -> l
     if kind in (OpKind.REDUCE_MEAN, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX):
         n, c, h, w = lane_view(ins[0])
         return sequences.pool_reduce(n, c, h * w, dtype, kind.value[6:].lower(), chip)
-    if kind in (OpKind.SLICE, OpKind.UPSAMPLE):
+    if kind is OpKind.SLICE:
         return [Arith(*view, dtype, "copy")]
+    if kind is OpKind.UPSAMPLE:
+        return sequences.resize(op, view, dtype)
     if kind is OpKind.CONCAT:
         return [Arith(*lane_view(s), dtype, "copy") for s in ins]
     if kind is OpKind.OPAQUE:  # the unknown-operator fallback: one arithmetic pass, as global

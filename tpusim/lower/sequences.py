@@ -39,6 +39,8 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
         return [ar(1, INT16) for _ in range(count)]
     if kind is OpKind.DIV:
         return [ar(chip.ar_divide_passes, F32)]
+    if kind is OpKind.WHERE:  # one compare-and-select pass
+        return [Arith(*view, dtype, "select", 1, kind="FUSED_CMP")]
     if kind in BINARY or kind in _SIMPLE:
         return [ar()]
     if kind is OpKind.HARDSIGMOID:
@@ -54,6 +56,15 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
     if kind in TRANSCENDENTAL:
         return [Special(*view, dtype, kind.value.lower())]
     return [ar()]
+
+
+def resize(op: Op, view: View, dtype: DType) -> list[TiuWork]:
+    """Nearest-neighbour upsampling copies each output from one input; linear interpolation
+    weighs 2 neighbours per resized axis (4 in a bilinear 2-D resize), one EU pass each."""
+    if op.attr("mode", "nearest") == "nearest":
+        return [Arith(*view, dtype, "copy")]
+    axes = sum(1 for s in op.attr("scales") if s != 1)
+    return [Pool(*view, 2 ** max(1, axes), dtype, "interpolate")]
 
 
 def cast(src: DType, dst: DType, view: View, local: bool) -> list[TiuWork]:

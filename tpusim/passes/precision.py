@@ -13,7 +13,8 @@ programs show (tpu-mlir/micro and tpu-mlir/swin_t in the shared data):
 - Graph inputs and outputs stay F32, as deployed by default, so the first and last operators
   are Casts.
 
-Data-movement operators (Reshape, Permute, Slice, Concat, ...) keep their input's dtype.
+Data-movement operators (Reshape, Permute, Slice, Concat, ...) keep their input's dtype; the
+indices of a Gather are int32.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from tpusim.errors import CompileError
 from tpusim.ir.dtypes import DType
 from tpusim.ir.graph import Graph, Op, Tensor, fresh_name
-from tpusim.ir.ops import DATA_MOVEMENT, TRANSCENDENTAL, OpKind
+from tpusim.ir.ops import DATA_MOVEMENT, INDEXED, TRANSCENDENTAL, OpKind
 
 PRECISIONS = ("f32", "f16", "bf16", "int8")
 
@@ -92,7 +93,8 @@ def assign_precision(graph: Graph, precision: str, io: str = "f32") -> Graph:
         if op.kind in DATA_MOVEMENT:
             src = tensors[op.inputs[0]]
             dtype = src.dtype
-            inputs = [op.inputs[0]] + [cast(t, dtype) if not tensors[t].is_constant else t
+            extra = DType.INT32 if op.kind in INDEXED else dtype  # indices, or more data
+            inputs = [op.inputs[0]] + [cast(t, extra) if not tensors[t].is_constant else t
                                        for t in op.inputs[1:]]
         else:
             dtype = compute_dtype(op, precision)
