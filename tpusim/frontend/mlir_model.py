@@ -300,13 +300,17 @@ class MlirFunc:
         last = self.ops[-1] if self.ops else None
         return last.operands if last is not None and last.name == "func.return" else ()
 
-    def vendor_layer_ids(self, first: int = 11) -> dict[int, MlirOp]:
+    def vendor_layer_ids(self, first: int | None = None) -> dict[int, MlirOp]:
         """The numbers tpu-mlir's profile gives layers ("Load_15" is layer 15) -> the ops.
 
         Ops are numbered in file order from `first`, a group's body right after the group op,
         and one number is spent after each body. Inferred from the data, not from tpu-mlir's
-        code: every fixture and the four Swin-T programs (single subfunc) agree, with first=11.
+        code: every fixture and the Swin-T programs (single subfunc, one input) start at 11,
+        ERNIE's (two inputs) at 13: two numbers more per input (its top.Input in main and its
+        argument here), so `first` defaults to 9 + 2 per argument.
         """
+        if first is None:
+            first = 9 + 2 * len(self.args)
         numbers: dict[int, MlirOp] = {}
 
         def number(ops: tuple[MlirOp, ...], next_id: int) -> int:

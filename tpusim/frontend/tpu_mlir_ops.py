@@ -135,6 +135,18 @@ def convert(op: MlirOp, name: str, inputs: list[str], input_types: list[TensorTy
         return make(OpKind.CONCAT, axis=int(attrs.get("axis", 0)))
     if kind == "Gather":
         return make(OpKind.GATHER, ins[:2], axis=int(attrs.get("axis", 0)))
+    if kind == "GatherND":
+        return make(OpKind.GATHERND, ins[:2], batch_dims=int(attrs.get("batch_dims", 0)))
+    if kind in ("Compare", "CompareConst"):
+        values = {"const": float(attrs.get("const_val", 0.0))} if kind == "CompareConst" else {}
+        return make(OpKind.COMPARE, ins[:2] if kind == "Compare" else ins[:1],
+                    mode=_mode(attrs.get("mode", "Equal")), **values)
+    if kind == "Where":  # constant branches are attributes: a select of the condition alone
+        return make(OpKind.WHERE, ins[:3]) if len(ins) >= 3 else make(OpKind.NOT, ins[:1])
+    if kind == "FAttention":
+        return make(OpKind.ATTENTION, ins[:4], scale=float(attrs.get("scale", 1.0)),
+                    heads=int(attrs.get("q_head", attrs.get("head", 1))),
+                    dim=int(attrs.get("dim", 1)))
     if kind == "Pad":
         return make(OpKind.PAD, ins[:1], pads=_ints(attrs.get("paddings"), ()))
     if kind == "Upsample":

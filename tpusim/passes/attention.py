@@ -9,6 +9,8 @@
   MatMuls and the pattern returns failure for F32 storage).
 - `fold_reshape_add`: Reshape -> Add(constant) -> Reshape back becomes one Add with a
   reshaped constant (front-end folding of the shift-mask Add; always on).
+- `fuse_attention` (tpu-mlir MatMul2FAttentionPattern): the attention of a BERT-style encoder,
+  scaled after q k^T, becomes one fused Attention at F16 and BF16 (always on).
 """
 
 from __future__ import annotations
@@ -126,18 +128,31 @@ def _hdim_once(graph: Graph) -> Graph:
                                 consumers, consts)
         right = _permuted_source(graph, mm.inputs[1], (_HEADS_TO_BATCH, _HEADS_TO_BATCH_T),
                                  producers, uses, consumers, consts)
-        if left is None or right is None or mm.attr("right_transpose"):
+        if right is None or mm.attr("right_transpose"):
             continue
         rw = Rewrite(graph)
-        (lp, lchain), (rp, rchain) = left, right
-        lsrc = move_below(rw, graph, lchain, _HEADS_TO_BATCH, lp.inputs[0], consts)
+        (rp, rchain) = right
+        before: list[Op] = []
+        if left is not None:
+            lp, lchain = left
+            lsrc = move_below(rw, graph, lchain, _HEADS_TO_BATCH, lp.inputs[0], consts)
+            rw.remove(lp)
+        elif uses.get(a.name) == 1 and a.shape[1] == graph.tensors[rp.outputs[0]].shape[1]:
+            # tpu-mlir's case 3: a left operand that no permute made is permuted to
+            # [B, M, H, K] for the MatMul (permute_fuse may then cancel that permute)
+            m_h = (a.shape[0], a.shape[2], a.shape[1], a.shape[3])
+            lsrc = rw.add_tensor(Tensor(rw.fresh(f"{mm.name}.left"), m_h, a.dtype))
+            before.append(Op(K.PERMUTE, rw.fresh(f"{mm.name}.left_permute"), (a.name,),
+                             (lsrc,), {"order": _HEADS_TO_BATCH}))
+        else:
+            continue
         rorder = tuple(rp.attr("order"))
         rsrc = move_below(rw, graph, rchain, rorder, rp.inputs[0], consts)
         out = graph.tensors[mm.outputs[0]]
         bh, m, h, n = out.shape[0], out.shape[2], out.shape[1], out.shape[3]
         hdim = rw.add_tensor(Tensor(rw.fresh(f"{mm.name}.hdim"), (bh, m, h, n), out.dtype))
-        rw.remove(lp, rp)
-        rw.replace(mm, Op(K.MATMUL, mm.name, (lsrc, rsrc), (hdim,),
+        rw.remove(rp)
+        rw.replace(mm, *before, Op(K.MATMUL, mm.name, (lsrc, rsrc), (hdim,),
                           {**mm.attrs, "hdim_is_batch": True,
                            "right_transpose": rorder == _HEADS_TO_BATCH_T}),
                    Op(K.PERMUTE, rw.fresh(f"{mm.name}.permute"), (hdim,), mm.outputs,
@@ -180,4 +195,64 @@ def fold_reshape_add(graph: Graph) -> Graph:
         ops.append(Op(K.RESHAPE, folded, (src,), (folded,), {"shape": target}))
         rw.remove(first, after[0])
         rw.replace(add, *ops, Op(K.ADD, add.name, (x.name, folded), after[0].outputs, add.attrs))
+    return rw.build()
+
+
+def fuse_attention(graph: Graph, precision: str) -> Graph:
+    """tpu-mlir's MatMul2FAttentionPattern (BM1684X, F16 and BF16 only): Permute(q) x
+    Permute(k) -> MulConst (the scale) -> [Add (a mask)] -> Softmax -> x Permute(v) -> Permute
+    -> Reshape to [B, M, H * D] becomes one Attention of the unpermuted q, k, v and the mask
+    (tpu-mlir's FAttention, a global flash-attention kernel), when the head dim is at most 160
+    and there are at least 4 keys. Every intermediate must have no other reader."""
+    if precision not in ("f16", "bf16"):
+        return graph
+    producers, consumers, uses = graph.producers(), graph.consumers(), use_counts(graph)
+
+    def only(tensor: str, kind: K, order: tuple[int, ...] | None = None) -> Op | None:
+        """The op of `kind` making `tensor`, if `tensor` has no other reader."""
+        op = producers.get(tensor)
+        if op is None or op.kind is not kind or uses.get(tensor) != 1:
+            return None
+        return op if order is None or tuple(op.attr("order")) == order else None
+
+    def reader(tensor: str, kind: K) -> Op | None:
+        ops = consumers.get(tensor, [])
+        return ops[0] if uses.get(tensor) == 1 and ops and ops[0].kind is kind else None
+
+    rw = Rewrite(graph)
+    for mm in graph.ops:
+        if mm.kind is not K.MATMUL or len(mm.inputs) != 2 or mm.attr("hdim_is_batch"):
+            continue
+        out_perm = reader(mm.outputs[0], K.PERMUTE)
+        if out_perm is None or tuple(out_perm.attr("order")) != _HEADS_TO_BATCH:
+            continue
+        reshape = reader(out_perm.outputs[0], K.RESHAPE)
+        softmax = only(mm.inputs[0], K.SOFTMAX)
+        v_perm = only(mm.inputs[1], K.PERMUTE, _HEADS_TO_BATCH)
+        if reshape is None or softmax is None or v_perm is None or \
+                len(graph.tensors[reshape.outputs[0]].shape) != 3:
+            continue
+        scores = graph.tensors[softmax.inputs[0]].shape
+        if len(scores) != 4 or softmax.attr("axis", -1) % 4 != 3:
+            continue
+        add = only(softmax.inputs[0], K.ADD)
+        scaled, mask = (add.inputs[0], add.inputs[1]) if add else (softmax.inputs[0], None)
+        scale = only(scaled, K.MULCONST)
+        mm0 = only(scale.inputs[0], K.MATMUL) if scale else None
+        if mm0 is None or len(mm0.inputs) != 2 or mm0.attr("hdim_is_batch"):
+            continue
+        q_perm = only(mm0.inputs[0], K.PERMUTE, _HEADS_TO_BATCH)
+        k_perm = only(mm0.inputs[1], K.PERMUTE, _HEADS_TO_BATCH_T)
+        dim, keys = graph.tensors[mm.outputs[0]].shape[3], scores[3]
+        if q_perm is None or k_perm is None or dim > 160 or keys < 4:
+            continue
+        fused = [q_perm, k_perm, v_perm, mm0, scale, softmax, mm, out_perm, reshape]
+        if add is not None:
+            fused.append(add)
+        if any(rw.claimed(op) for op in fused):
+            continue
+        inputs = (q_perm.inputs[0], k_perm.inputs[0], v_perm.inputs[0], *([mask] if mask else ()))
+        rw.replace(reshape, Op(K.ATTENTION, reshape.name, inputs, reshape.outputs,
+                               {"scale": scale.attr("const"), "heads": scores[1], "dim": dim}))
+        rw.remove(*(op for op in fused if op is not reshape))
     return rw.build()

@@ -1,6 +1,7 @@
 """The graph passes a compile runs, in order, in one place.
 
-Always: front-end folding of the shift-mask reshapes. Then the Swin-T study's rewrites that
+Always: front-end folding of the shift-mask reshapes, and at F16/BF16 the fusion of BERT-style
+attention into one op (tpu-mlir's FAttention). Then the Swin-T study's rewrites that
 the options switch on, repeated until nothing changes (one rewrite exposes the next: the
 split puts permutes where permute_fuse and hdim_is_batch can take them; hdim_is_batch leaves
 permutes that permute_cancel removes). Last, ops on constants fold into constants.
@@ -14,7 +15,12 @@ from tpusim.errors import CompileError
 from tpusim.ir.graph import Graph
 from tpusim.ir.verify import verify
 from tpusim.options import Options
-from tpusim.passes.attention import fold_reshape_add, hdim_is_batch, matmul_permute_split
+from tpusim.passes.attention import (
+    fold_reshape_add,
+    fuse_attention,
+    hdim_is_batch,
+    matmul_permute_split,
+)
 from tpusim.passes.canonicalize import fold_constants
 from tpusim.passes.permutes import permute_cancel, permute_fuse
 
@@ -35,7 +41,7 @@ def study_passes(opts: Options, precision: str) -> list[tuple[str, Pass]]:
 def run_passes(graph: Graph, opts: Options, precision: str, fold: bool = True) -> Graph:
     """Every graph rewrite of a compile; `fold=False` leaves ops on constants unfolded (so a
     reference evaluation can still check what the rewrites did)."""
-    graph = verify(fold_reshape_add(graph))
+    graph = verify(fuse_attention(verify(fold_reshape_add(graph)), precision))
     passes = study_passes(opts, precision)
     # Swin-T settles in two rounds; a graph still changing after one round per op loops.
     rounds = len(graph.ops) + 2
