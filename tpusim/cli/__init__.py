@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="chip name or profile path (default bm1684x)")
     validate.add_argument("--no-article", action="store_true",
                           help="skip the Swin-T table (the single-operator cases only)")
+    validate.add_argument("--networks", metavar="ONNX_DIR",
+                          help="also compile every network of DATA/models/summary.csv from "
+                               "its ONNX file in ONNX_DIR and compare with tpu-mlir's estimate")
     validate.add_argument("--json", action="store_true", help="print one JSON object")
 
     fit = sub.add_parser("fit", help="fit the profile's DMA efficiencies to tpu-mlir's model")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tpusim.calibration.fit import fit_dma
+from tpusim.calibration.networks import network_rows, network_summary
 from tpusim.calibration.validate import (
     article_rows,
     command_errors,
@@ -41,9 +42,14 @@ def validate(args: argparse.Namespace) -> int:
     cases = summarise(results)
     commands = command_errors(results, vendor_commands(folder))
     article = article_rows(chip) if not args.no_article else []
+    networks = network_rows(folder / "models", Path(args.networks), chip) \
+        if args.networks else []
     if args.json:
-        sys.stdout.write(dumps_json({"chip": chip.name, "cases": cases, "commands": commands,
-                                     "article": article}))
+        data = {"chip": chip.name, "cases": cases, "commands": commands, "article": article}
+        if networks:
+            data["networks"] = {"rows": [row.to_dict() for row in networks],
+                                "summary": network_summary(networks)}
+        sys.stdout.write(dumps_json(data))
         return 0
     header = ["", "n", "median %", "p90 %", "worst %"]
     out = sys.stdout
@@ -57,6 +63,17 @@ def validate(args: argparse.Namespace) -> int:
     if article:
         out.write("\n" + format_study({"model": "swin-t", "chip": chip.name, "batch": 1,
                                        "rows": article}))
+    if networks:
+        out.write("\nwhole networks: tpusim's own compile against tpu-mlir's estimate of its "
+                  "compile\n")
+        out.write(format_table(
+            ["network", "precision", "tpusim ms", "tpu-mlir ms", "error %", "groups",
+             "TIU cmds", "GDMA cmds"],
+            [[r.network, r.precision, f"{r.tpusim_ms:.3f}", f"{r.vendor_ms:.3f}",
+              f"{100 * r.error:+.1f}", "/".join(map(str, r.groups)),
+              "/".join(map(str, r.tiu_commands)), "/".join(map(str, r.gdma_commands))]
+             for r in networks]))
+        out.write(format_table(header, _stats_rows({"all networks": network_summary(networks)})))
     return 0
 
 
