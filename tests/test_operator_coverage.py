@@ -242,14 +242,23 @@ def test_sppf_max_pool_5x5(chip):
 
 
 def test_softmax_over_channels(chip):
-    """YOLOv8's distribution focal loss: softmax over axis 1 of [1, 16, 4, 8400]: rows of 16
-    values, 4 x 8400 of them, the statistics over 16 elements a row."""
+    """YOLOv8's distribution focal loss: softmax over axis 1 of [1, 16, 4, 8400]. Each of the 16
+    slices of 4 x 8400 = 33,600 f16 loads on its own in rows of one EU group (32 elements,
+    64 B: 1050 rows), spread over 64 lanes (525 elements a lane); the passes over every
+    element start each slice on a fresh EU group: 16 x ceil(525 / 32) = 272 cycles a pass,
+    the maximum over the slices 15 passes of ceil(525 / 32) = 17 (vendor: 272-cycle ARs)."""
     m = model([node("Softmax", ["x"], "y", axis=1)], {"x": [1, 16, 4, 8400]}, {"y": None})
     g = imported(m)
     op = single(g, K.SOFTMAX)
     assert op.attr("axis") % 4 == 1
     kernel = plan(op, _typed(g, "f16"), chip)
-    assert kernel.dims == (4 * 8400,)
+    assert kernel.dims == (1,)
+    tile = kernel.make_tile((1,))
+    assert [(d.rows, d.row_bytes) for _, d in tile.loads] == [(1050, 64)] * 16
+    assert len(tile.stores) == 16
+    quiet = chip.replace(tiu_startup_cycles=0)
+    cycles = [tiu_ns(w, quiet) for w in tile.works]
+    assert cycles[0] == 15 * 17 and cycles[1] == 272 and cycles[-1] == 272
 
 
 def test_split_strided_slice_and_channel_concat_cost_copies(simple_chip):

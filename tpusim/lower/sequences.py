@@ -49,6 +49,8 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
         return [ar(name="mul_add"), ar(name="clamp"), ar(name="mul")]
     if kind is OpKind.GELU:
         return gelu(view, chip)
+    if kind is OpKind.ERF and not op.attr("lut"):
+        return erf(view, chip)
     if kind in (OpKind.SIGMOID, OpKind.SILU, OpKind.TANH):  # 1 / (1 + exp(-x)) and friends
         works: list[TiuWork] = [ar(name="neg"), Special(*view, dtype, "exp"), ar(name="add"),
                                 ar(chip.ar_divide_passes, F32, "divide")]
@@ -91,9 +93,9 @@ def bias_add(view: View, dtype: DType) -> list[TiuWork]:
     return [Arith(*view, INT32 if dtype is DType.INT8 else dtype, "bias", 2)]
 
 
-def gelu(view: View, chip: Chip) -> list[TiuWork]:
-    """x/2 (1 + erf(x/sqrt 2)) in f32: erf by a polynomial and an exp, 81 EU passes an element
-    (vendor: 24 AR, 2 SFU, 2 FUSED_CMP, 2 STATIC_BC per tile)."""
+def erf(view: View, chip: Chip) -> list[TiuWork]:
+    """erf in f32, by a polynomial and an exp (the erf of `gelu`; vendor: Swin-T's F16 program
+    computes its decomposed GELUs' Active(ERF) at about 74 EU passes an element)."""
     def ar(passes: float) -> Arith:
         return Arith(*view, F32, "erf", passes)
 
@@ -101,12 +103,15 @@ def gelu(view: View, chip: Chip) -> list[TiuWork]:
         return Arith(*view, F32, "select", 2, kind="FUSED_CMP")
 
     static = Broadcast(1, 1, F32, "STATIC_BC")
-    works: list[TiuWork] = [static, static, *[ar(1)] * 4, ar(chip.ar_divide_passes),
-                            Special(*view, F32, "exp"),
-                            ar(1), ar(1), ar(2), *[ar(1)] * 4, ar(2), ar(1), ar(0.5), ar(0.5),
-                            ar(1), Special(*view, F32, "exp"), ar(2), ar(1), ar(1), cmp(), cmp(),
-                            ar(1), ar(1), ar(1), ar(2)]
-    return works
+    return [static, static, *[ar(1)] * 4, ar(chip.ar_divide_passes), Special(*view, F32, "exp"),
+            ar(1), ar(1), ar(2), *[ar(1)] * 4, ar(2), ar(1), ar(0.5), ar(0.5), ar(1),
+            Special(*view, F32, "exp"), ar(2), ar(1), ar(1), cmp(), cmp(), ar(1)]
+
+
+def gelu(view: View, chip: Chip) -> list[TiuWork]:
+    """x/2 (1 + erf(x/sqrt 2)) in f32: erf, then 1 + erf, times x, halved: 81 EU passes an
+    element (vendor: 24 AR, 2 SFU, 2 FUSED_CMP, 2 STATIC_BC per tile)."""
+    return [*erf(view, chip), *[Arith(*view, F32, "erf", passes) for passes in (1, 1, 2)]]
 
 
 def _row_reduce(n: int, c: int, rows: int, w: int, dtype: DType, eu: int, op: str,

@@ -4,7 +4,7 @@ tpu-mlir compiles a whole network in one mode (F32, F16, BF16, INT8) but keeps s
 in another type. The rules below are what tpu-mlir 1.30.2 does on BM1684X, as its compiled
 programs show (tpu-mlir/micro and tpu-mlir/swin_t in the shared data):
 
-- F16/BF16: GELU and SiLU are computed in F32 (Cast before and after; the Swin-T F16 program
+- F16/BF16: GELU, SiLU and erf are computed in F32 (Cast before and after; the Swin-T F16 program
   holds 28 Casts, 24 of them around the 12 GELUs). At F16, averaging reductions (global
   average pooling, ReduceMean) run in F32 too (tpu-mlir/micro: gavgpool's only dtype is f32).
 - INT8: LayerNorm and Softmax stay in F16 (the mode's "high-precision" float on BM1684X);
@@ -27,7 +27,7 @@ from tpusim.ir.ops import DATA_MOVEMENT, INDEXED, TRANSCENDENTAL, OpKind
 PRECISIONS = ("f32", "f16", "bf16", "int8")
 
 # Operators computed in F32 in the 16-bit float modes.
-_F32_IN_HALF_MODES = frozenset({OpKind.GELU, OpKind.SILU})
+_F32_IN_HALF_MODES = frozenset({OpKind.GELU, OpKind.SILU, OpKind.ERF})
 # Averaging reductions accumulate in F32 in F16 mode.
 _F32_IN_F16_MODE = frozenset({OpKind.AVGPOOL, OpKind.REDUCE_MEAN})
 # Operators kept in F16 in INT8 mode.
