@@ -255,16 +255,30 @@ def _swaps(order: list[int]) -> int:
     return len(order) - cycles
 
 
+def merged_order(order: list[int]) -> list[int]:
+    """The permutation with every run of axes that stays together (consecutive, in order)
+    merged into one axis: (0, 1, 3, 4, 2) moves [a, b, c, d, e] as (0, 2, 1) moves
+    [a*b, c, d*e]."""
+    runs: list[list[int]] = []
+    for axis in order:
+        if runs and axis == runs[-1][-1] + 1:
+            runs[-1].append(axis)
+        else:
+            runs.append([axis])
+    first = sorted(run[0] for run in runs)
+    return [first.index(run[0]) for run in runs]
+
+
 def _permute(op: Op, g: Graph, chip: Chip) -> KernelPlan:
     """A permute that moves the innermost axis goes through local memory: one pass per exchange
-    of two axes, each loading the tensor, copying it with a stride (one element per lane per
-    cycle) and storing it, one side of each pass strided (the vendor's kernel structure: its
-    permute [2,0,3,1,4] runs 4 serial passes)."""
+    of two (merged) axes, each loading the tensor, copying it with a stride (one element per
+    lane per cycle) and storing it, one side of each pass strided (vendor: YOLOv5's output
+    permutes (0, 1, 3, 4, 2), one swap of merged axes, run one pass each)."""
     x, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     order = list(op.attr("order"))
     rank = len(order)
     kept = permute_keeps_rows(op, rank)
-    passes = max(1, _swaps(order[:rank - kept]))
+    passes = max(1, _swaps(merged_order(order[:rank - kept])))
     run = math.prod(x.shape[rank - kept:]) if kept else x.shape[-1]
 
     def make(sizes: tuple[int, ...]) -> Tile:

@@ -23,6 +23,10 @@ _SIMPLE = frozenset({OpKind.MULCONST, OpKind.ADDCONST, OpKind.RELU, OpKind.CLIP,
                      OpKind.MAX, OpKind.MIN})
 
 
+# EU passes of the ARs that reduce an exponential's argument before the SFU evaluates it
+_EXP_REDUCTION = (1, 2, 1, 1, 1, 1, 2, 1, 0.5, 0.5, 1)
+
+
 def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
     """An element-wise op over a view, computed in `dtype` (not a Cast)."""
     kind = op.kind
@@ -51,10 +55,18 @@ def elementwise(op: Op, view: View, dtype: DType, chip: Chip) -> list[TiuWork]:
         return gelu(view, chip)
     if kind is OpKind.ERF and not op.attr("lut"):
         return erf(view, chip)
-    if kind in (OpKind.SIGMOID, OpKind.SILU, OpKind.TANH):  # 1 / (1 + exp(-x)) and friends
-        works: list[TiuWork] = [ar(name="neg"), Special(*view, dtype, "exp"), ar(name="add"),
+    if kind in (OpKind.SIGMOID, OpKind.SILU):
+        # 1 / (1 + exp(-x)), times x for SiLU: the exponential's argument reduced in 12 EU
+        # passes before the SFU, then 1 + e, the reciprocal, the product (vendor: YOLOv5's
+        # Active(SILU) in f32, STATIC_BC, 11 AR, SFU, 4 AR a slice)
+        works: list[TiuWork] = [Broadcast(1, 1, dtype, "STATIC_BC"),
+                                *[ar(p, name="exp") for p in _EXP_REDUCTION],
+                                Special(*view, dtype, "exp"), ar(2, name="add"), ar(name="add"),
                                 ar(chip.ar_divide_passes, F32, "divide")]
-        return works + ([ar(name="mul")] if kind is not OpKind.SIGMOID else [])
+        return works + ([ar(2, name="mul")] if kind is OpKind.SILU else [])
+    if kind is OpKind.TANH:  # 1 - 2 / (1 + exp(2x))
+        return [ar(name="neg"), Special(*view, dtype, "exp"), ar(name="add"),
+                ar(chip.ar_divide_passes, F32, "divide"), ar(name="mul")]
     if kind in TRANSCENDENTAL:
         return [Special(*view, dtype, kind.value.lower())]
     return [ar()]
