@@ -109,8 +109,9 @@ def graphs(draw: st.DrawFn, max_ops: int = 6) -> Graph:
 
 @st.composite
 def chips(draw: st.DrawFn, base: Chip) -> Chip:
-    """`base` with its structure, rates, efficiencies and latencies drawn from sensible ranges
-    (down to local memories too small for some ops: a CompileError is a valid outcome)."""
+    """`base` with its structure, rates, efficiencies, latencies and chip timing drawn from
+    sensible ranges (down to local memories too small for some ops: a CompileError is a valid
+    outcome)."""
     banks = draw(st.sampled_from([4, 8, 16, 32]))
     fraction = st.floats(0.05, 1.0)
     return base.replace(
@@ -144,4 +145,7 @@ def chips(draw: st.DrawFn, base: Chip) -> Chip:
         tiu_startup_cycles=draw(st.floats(0, 200)),
         gdma_startup_cycles=draw(st.floats(0, 500)),
         sync_latency_cycles=draw(st.floats(0, 50)),
+        chip_conv_kernel_efficiency=draw(fraction),
+        chip_short_row_cost=draw(st.floats(0.0, 1.0)),
+        chip_contention=draw(st.floats(0.0, 1.0)),
     )

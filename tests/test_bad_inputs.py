@@ -226,7 +226,8 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
         ("baseline nested too deeply", {"s.toml": SUITE_ENTRY, "b.json": DEEP},
          ["bench", "{s.toml}", "--check", "{b.json}"], "b.json: values nested too deeply"),
         ("baseline shape", {"s.toml": SUITE_ENTRY, "b.json": '{"entries": {"relu": 1}}'},
-         ["bench", "{s.toml}", "--check", "{b.json}"], "entry 'relu' has no numeric 'total_ms'"),
+         ["bench", "{s.toml}", "--check", "{b.json}"],
+         "entry 'relu' has no numeric chip_ms or vendor_ms"),
     ],
     "command-line argument": [
         ("no command", {}, [], "the following arguments are required: command"),

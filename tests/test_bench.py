@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tpusim.bench import Entry, Suite, check, read_suite, run_suite
+from tpusim.bench import Entry, Suite, check, read_baseline, read_suite, run_suite
 from tpusim.cli import main
 from tpusim.errors import ModelError
 
@@ -37,15 +37,52 @@ def test_changed_profile_parameter_is_named(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", str(suite), "--chip", str(slow), "--check", str(baseline)]) == 1
     out = capsys.readouterr().out
-    assert "moved: relu:" in out and "moved: matmul:" in out and "2 moved" in out
+    for name in ("relu", "matmul"):
+        assert f"moved: {name} (chip):" in out and f"moved: {name} (vendor):" in out
+    assert "4 moved" in out
+    # a chip timing field moves only the chip model's times
+    serial = tmp_path / "serial.toml"
+    serial.write_text('inherits = "bm1684x"\nname = "serial"\n[chip_timing]\n'
+                      'chip_contention = { value = 0.0, min = 0.0, max = 1.0 }\n'
+                      'chip_conv_kernel_efficiency = { value = 0.5, min = 0.05, max = 1.0 }\n')
+    assert main(["bench", str(suite), "--chip", str(serial), "--check", str(baseline)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "(vendor)" not in out
 
 
 def test_check_names_added_and_removed_entries():
-    now = {"entries": {"a": {"total_ms": 1.0}, "b": {"total_ms": 2.0}}}
-    then = {"entries": {"a": {"total_ms": 1.0005}, "c": {"total_ms": 1.0}}}
+    now = {"entries": {"a": {"chip_ms": 1.0, "vendor_ms": 2.0}, "b": {"chip_ms": 2.0}}}
+    then = {"entries": {"a": {"chip_ms": 1.0005, "vendor_ms": 2.0}, "c": {"chip_ms": 1.0}}}
     assert check(now, then, 0.001) == ["b: not in the baseline",
                                        "c: in the baseline but not in the suite"]
-    assert check(now, then, 0.0001)[0].startswith("a: 1.000500 -> 1.000000 ms")
+    assert check(now, then, 0.0001) == ["a (chip): 1.000500 -> 1.000000 ms (-0.05%)",
+                                        "b: not in the baseline",
+                                        "c: in the baseline but not in the suite"]
+
+
+def test_check_compares_each_timing_model_both_have():
+    now = {"entries": {"a": {"chip_ms": 1.0, "vendor_ms": 3.0}, "b": {"vendor_ms": 1.0}}}
+    then = {"entries": {"a": {"vendor_ms": 2.0}, "b": {"chip_ms": 1.0}}}
+    assert check(now, then, 0.01) == ["a (vendor): 2.000000 -> 3.000000 ms (+50.00%)",
+                                      "b: no timing model in common with the baseline"]
+
+
+def test_a_baseline_from_before_the_chip_model_is_read_as_vendor_times(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text('{"entries": {"a": {"total_ms": 1.5}}}')
+    assert read_baseline(old)["entries"]["a"] == {"vendor_ms": 1.5}
+
+
+def test_each_entry_is_timed_under_both_models_once_compiled(chip):
+    suite = Suite("bm1684x", 0.001, (Entry("conv", "f16", op="Conv",
+                                           shapes="[1,64,56,56] w[64,64,3,3]",
+                                           attrs="k3 s1 p1 g1 bias", io="native"),))
+    both = run_suite(suite, chip)["entries"]["conv"]
+    only = run_suite(suite, chip, timing="vendor")["entries"]["conv"]
+    assert set(only) == {"vendor_ms", "tiu_commands", "gdma_commands", "groups"}
+    assert only["vendor_ms"] == both["vendor_ms"]
+    # a 3x3 convolution runs at the chip's kernel efficiency, and contention can only add
+    assert both["chip_ms"] >= both["vendor_ms"] / chip.chip_conv_kernel_efficiency * 0.5
 
 
 def test_suite_errors(tmp_path):

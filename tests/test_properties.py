@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from strategies import PRECISIONS, chips, graphs
 
 import tpusim
+from tpusim.calibration.retime import Retimer
 from tpusim.errors import CompileError
 from tpusim.sim.fast import replay_ns
 from tpusim.sim.invariants import violations
@@ -45,13 +46,17 @@ def check_random_program(graph, chip, precision, opt, io) -> None:
                              "does not fit local memory"))
         return
     event("simulated")
-    result = tpusim.simulate(program, chip)
+    result = tpusim.simulate(program, chip, "vendor")
     assert violations(result) == []
     assert replay_ns(program.tiu, program.gdma, chip) == pytest.approx(result.total_ns,
                                                                        rel=1e-9, abs=1e-6)
+    on_chip = tpusim.simulate(program, chip)  # the chip timing model: sound, and re-timed alike
+    assert violations(on_chip) == []
+    assert Retimer(program, chip).run(chip).total_ns == pytest.approx(on_chip.total_ns,
+                                                                      rel=1e-9, abs=1e-6)
     again = tpusim.compile(graph, chip, precision, opt, io, max_commands=BOUND)
     assert (again.tiu, again.gdma) == (program.tiu, program.gdma)
-    assert tpusim.simulate(again, chip).records == result.records
+    assert tpusim.simulate(again, chip, "vendor").records == result.records
 
 
 @settings(max_examples=EXAMPLES, derandomize=True, **_settings)  # the same ones every run

@@ -138,7 +138,7 @@ def test_rows_are_in_cross_product_order_with_every_column(block, chip):
         (0, "f16", 32), (1, "f16", 64), (2, "f16", 128),
         (3, "int8", 32), (4, "int8", 64), (5, "int8", 128)]
     assert all(list(r) == result.columns for r in result.rows)
-    assert result.fixed == {"opt": "after", "batch": None, "recompile": False}
+    assert result.fixed == {"opt": "after", "batch": None, "recompile": False, "timing": "chip"}
     assert result.complete and not result.interrupted
 
 

@@ -37,7 +37,8 @@ def files(case: str) -> tuple[Path, Path]:
 def runs(case: str, chip) -> tuple[Result, Result]:
     program_file, profile = files(case)
     program = load_program(program_file, chip)
-    return simulate(program, chip), vendor_result(read_vendor_profile(profile), program, chip)
+    return simulate(program, chip, "vendor"), vendor_result(read_vendor_profile(profile),
+                                                            program, chip)
 
 
 # (case, what the kernels issue now against the vendor profile, as measured)
@@ -226,7 +227,7 @@ def test_swin_t_against_the_vendor_profiles(chip) -> None:
         program = load_program(program_file, chip)
         vendor = vendor_result(read_vendor_profile(profile), program, chip)
         assert vendor.program.layers == program.layers, mode
-        comparison = compare_vendor(simulate(program, chip), vendor)
+        comparison = compare_vendor(simulate(program, chip, "vendor"), vendor)
         assert comparison.total_ratio is not None and comparison.layers
 
 
@@ -235,7 +236,7 @@ def test_commands_compare_in_cycles_and_totals_in_time(chip) -> None:
     slow = chip.replace(tiu_mhz=chip.tiu_mhz / 2)
     program_file, profile = files("matmul_64x256x512__F16__stripped")
     program = load_program(program_file, slow)
-    ours = simulate(program, slow)
+    ours = simulate(program, slow, "vendor")
     c = compare_vendor(ours, vendor_result(read_vendor_profile(profile), program, slow))
     mm2 = next(k for k in c.kinds if k.kind == "MM2")
     assert mm2.ours.cycles == pytest.approx(1024) and c.ours_total == ours.total_ns

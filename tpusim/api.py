@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tpusim.cost.timing import DEFAULT_TIMING, parse_timing
 from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip, load_chip
 from tpusim.ir.graph import Graph
@@ -112,9 +113,12 @@ class Result:
         return save_result(self, Path(directory))
 
 
-def simulate(program: Program, chip: Chip | str = "bm1684x") -> Result:
-    """Run a program through the engine model."""
+def simulate(program: Program, chip: Chip | str = "bm1684x",
+             timing: str = DEFAULT_TIMING) -> Result:
+    """Run a program through the engine model, timed as the chip runs it (`timing="chip"`,
+    the default) or as tpu-mlir's own per-command model says (`"vendor"`)."""
     chip = chip if isinstance(chip, Chip) else load_chip(chip)
+    timing = parse_timing(timing)
     start = time.perf_counter()
-    records = Simulation(program, chip).run()
-    return Result(program, chip, records, time.perf_counter() - start)
+    records = Simulation(program, chip, timing).run()
+    return Result(program, chip, records, time.perf_counter() - start, {"timing": timing})

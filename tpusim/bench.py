@@ -2,8 +2,10 @@
 
 A suite is a TOML file: the chip, a tolerance, and entries that are either a model (built-in
 name or file) or a single operator described as the vendor's micro cases describe one
-("MatMul", "[1,64,256]x[256,512](weight)"). `run_suite` simulates every entry; `check` names
-every entry whose simulated time moved more than the tolerance from a baseline.
+("MatMul", "[1,64,256]x[256,512](weight)"). `run_suite` compiles every entry once and times it
+under each timing model the suite names (`timings`, default both: `chip_ms` and `vendor_ms` in
+the results); `check` names every entry whose simulated time moved more than the tolerance from
+a baseline, model by model.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from tpusim.api import compile, simulate
 from tpusim.calibration.micro import Case, case_graph
+from tpusim.cost.timing import TIMINGS, parse_timing
 from tpusim.errors import ModelError, TpusimError
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip, load_chip
@@ -42,11 +45,12 @@ class Suite:
     chip: str
     tolerance: float
     entries: tuple[Entry, ...]
+    timings: tuple[str, ...] = TIMINGS
 
 
 _FIELD_TYPES = {"name": str, "precision": str, "opt": str, "batch": int, "model": str,
                 "op": str, "shapes": str, "attrs": str, "io": str}
-_SUITE_KEYS = ("chip", "tolerance", "entry")
+_SUITE_KEYS = ("chip", "tolerance", "timings", "entry")
 
 
 def read_suite(path: str | Path) -> Suite:
@@ -63,6 +67,10 @@ def read_suite(path: str | Path) -> Suite:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
             or not 0 <= tolerance < float("inf"):
         raise ModelError(f"{path}: 'tolerance' must be a number >= 0, got {tolerance!r}")
+    timings = raw.get("timings", list(TIMINGS))
+    if not isinstance(timings, list) or not timings \
+            or any(t not in TIMINGS for t in timings) or len(set(timings)) != len(timings):
+        raise ModelError(f"{path}: 'timings' must list chip and/or vendor, got {timings!r}")
     items = raw.get("entry", [])
     if not isinstance(items, list):
         raise ModelError(f"{path}: 'entry' must be an array of tables ([[entry]])")
@@ -70,7 +78,7 @@ def read_suite(path: str | Path) -> Suite:
     names = [e.name for e in entries]
     if len(set(names)) != len(names):
         raise ModelError(f"{path}: entry names repeat")
-    return Suite(chip, float(tolerance), entries)
+    return Suite(chip, float(tolerance), entries, tuple(timings))
 
 
 def _entry(path: Path, i: int, item: Any) -> Entry:
@@ -109,10 +117,18 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
     if not isinstance(entries, dict):
         raise ModelError(f"{path}: not a benchmark baseline (no 'entries' object)")
     for name, entry in entries.items():
-        ms = entry.get("total_ms") if isinstance(entry, dict) else None
-        if isinstance(ms, bool) or not isinstance(ms, (int, float)):
-            raise ModelError(f"{path}: entry {name!r} has no numeric 'total_ms'")
+        if isinstance(entry, dict) and "total_ms" in entry:  # from before the chip model
+            entry["vendor_ms"] = entry.pop("total_ms")
+        times = _times(entry) if isinstance(entry, dict) else {}
+        if not times or any(isinstance(ms, bool) or not isinstance(ms, (int, float))
+                            for ms in times.values()):
+            raise ModelError(f"{path}: entry {name!r} has no numeric chip_ms or vendor_ms")
     return data
+
+
+def _times(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry's simulated times by timing model."""
+    return {t: entry[f"{t}_ms"] for t in TIMINGS if f"{t}_ms" in entry}
 
 
 def _graph(entry: Entry) -> Graph:
@@ -127,18 +143,23 @@ def _graph(entry: Entry) -> Graph:
     return check_model_size(graph, f"benchmark entry {entry.name!r}")
 
 
-def run_entry(entry: Entry, chip: Chip, max_commands: int = MAX_COMMANDS) -> dict[str, Any]:
+def run_entry(entry: Entry, chip: Chip, max_commands: int = MAX_COMMANDS,
+              timings: tuple[str, ...] = TIMINGS) -> dict[str, Any]:
+    """One compile, timed under each of `timings`."""
     program = compile(_graph(entry), chip, entry.precision, entry.opt, entry.io, max_commands)
-    result = simulate(program, chip)
-    return {"total_ms": round(result.total_ms, 6), "tiu_commands": len(program.tiu),
-            "gdma_commands": len(program.gdma), "groups": len(program.groups)}
+    times = {f"{t}_ms": round(simulate(program, chip, t).total_ms, 6) for t in timings}
+    return {**times, "tiu_commands": len(program.tiu), "gdma_commands": len(program.gdma),
+            "groups": len(program.groups)}
 
 
-def run_suite(suite: Suite, chip: Chip | None = None,
-              max_commands: int = MAX_COMMANDS) -> dict[str, Any]:
+def run_suite(suite: Suite, chip: Chip | None = None, max_commands: int = MAX_COMMANDS,
+              timing: str | None = None) -> dict[str, Any]:
+    """Every entry of `suite`, timed under the suite's timing models (or only `timing`)."""
     chip = chip or load_chip(suite.chip)
-    return {"chip": chip.name, "tolerance": suite.tolerance,
-            "entries": {e.name: run_entry(e, chip, max_commands) for e in suite.entries}}
+    timings = (parse_timing(timing),) if timing else suite.timings
+    return {"chip": chip.name, "tolerance": suite.tolerance, "timings": list(timings),
+            "entries": {e.name: run_entry(e, chip, max_commands, timings)
+                        for e in suite.entries}}
 
 
 def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:
@@ -151,8 +172,13 @@ def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -
         elif name not in now:
             problems.append(f"{name}: in the baseline but not in the suite")
         else:
-            old, new = then[name]["total_ms"], now[name]["total_ms"]
-            change = new / old - 1 if old else (float("inf") if new else 0.0)
-            if abs(change) > tolerance:
-                problems.append(f"{name}: {old:.6f} -> {new:.6f} ms ({change:+.2%})")
+            old_times, new_times = _times(then[name]), _times(now[name])
+            if not set(old_times) & set(new_times):
+                problems.append(f"{name}: no timing model in common with the baseline")
+            for timing in (t for t in TIMINGS if t in old_times and t in new_times):
+                old, new = old_times[timing], new_times[timing]
+                change = new / old - 1 if old else (float("inf") if new else 0.0)
+                if abs(change) > tolerance:
+                    problems.append(f"{name} ({timing}): {old:.6f} -> {new:.6f} ms "
+                                    f"({change:+.2%})")
     return problems

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.api import Result, compile, simulate
+from tpusim.cost.timing import DEFAULT_TIMING
 from tpusim.hw.chip import Chip
 from tpusim.inputs import read_toml
 from tpusim.ir.graph import Graph
@@ -62,23 +63,26 @@ class StudyRow:
 
 
 def run_one(graph: Graph, chip: Chip, precision: str, opts: Options,
-            max_commands: int = MAX_COMMANDS) -> Result:
-    result = simulate(compile(graph, chip, precision, opts, max_commands=max_commands), chip)
+            max_commands: int = MAX_COMMANDS, timing: str = DEFAULT_TIMING) -> Result:
+    result = simulate(compile(graph, chip, precision, opts, max_commands=max_commands), chip,
+                      timing)
     result.info["opt"] = opts.label()
     return result
 
 
 def before_after(graph: Graph, chip: Chip, precisions: list[str], model: str,
-                 batch: int, max_commands: int = MAX_COMMANDS) -> list[StudyRow]:
+                 batch: int, max_commands: int = MAX_COMMANDS,
+                 timing: str = DEFAULT_TIMING) -> list[StudyRow]:
     refs = reference_ms(model, chip.name, batch)
     before, after = parse_options("before"), parse_options("after")
-    return [StudyRow(p, run_one(graph, chip, p, before, max_commands),
-                     run_one(graph, chip, p, after, max_commands), refs.get(p, {}))
+    return [StudyRow(p, run_one(graph, chip, p, before, max_commands, timing),
+                     run_one(graph, chip, p, after, max_commands, timing), refs.get(p, {}))
             for p in precisions]
 
 
 def ablation(graph: Graph, chip: Chip, precisions: list[str],
-             max_commands: int = MAX_COMMANDS) -> list[dict[str, Any]]:
+             max_commands: int = MAX_COMMANDS,
+             timing: str = DEFAULT_TIMING) -> list[dict[str, Any]]:
     """Time with everything on but one optimisation (or one of the article's steps) off."""
     after = parse_options("after")
     rows = []
@@ -86,7 +90,7 @@ def ablation(graph: Graph, chip: Chip, precisions: list[str],
              if members != (name,)]  # a step that is one option is listed once, as the option
     for name, members, is_step in [*steps, *((n, (n,), False) for n in OPTIONS)]:
         opts = after.switched(members, False)
-        times = {p: round(run_one(graph, chip, p, opts, max_commands).total_ms, 6)
+        times = {p: round(run_one(graph, chip, p, opts, max_commands, timing).total_ms, 6)
                  for p in precisions}
         rows.append({"off": name, "options": list(members), "ms": times, "step": is_step})
     return rows

@@ -69,7 +69,7 @@ def network_rows(models: Path, onnx_dir: Path, chip: Chip,
         if name not in graphs:
             graphs[name] = load_model(str(path))
         program = compile(graphs[name], chip, mode.lower())
-        result = simulate(program, chip)
+        result = simulate(program, chip, "vendor")  # beside the vendor's estimate
         rows.append(NetworkRow(name, mode.lower(), result.total_ms, float(r["runtime_ms"]),
                                (len(program.groups), int(r["layer_groups"])),
                                (len(program.tiu), int(r["tiu_cmds"])),

@@ -27,6 +27,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _timing(p: argparse.ArgumentParser, default: str | None = "chip",
+            said: str = "chip") -> None:
+    p.add_argument("--timing", choices=("chip", "vendor"), default=default,
+                   help="chip: as the chip runs it (tpu-mlir's per-command model corrected by "
+                        "the profile's fitted [chip_timing]); vendor: tpu-mlir's model alone, "
+                        f"as its profile reports it (default {said})")
+
+
 def _max_commands(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-commands", type=_positive_int, default=MAX_COMMANDS, metavar="N",
                    help=f"stop compiling a program beyond N commands (default {MAX_COMMANDS:,}"
@@ -44,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tpusim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def model_args(p: argparse.ArgumentParser) -> None:
+    def model_args(p: argparse.ArgumentParser, timing: str | None = "chip",
+                   said: str = "chip") -> None:
         p.add_argument("model", help="built-in model name (swin-t, swin-s, swin-b) or a file")
         p.add_argument("--chip", default="bm1684x", help="chip name or profile path")
         p.add_argument("--batch", type=int, default=None,
@@ -52,13 +61,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--unknown-ops", choices=("error", "fallback"), default="error",
                        help="ONNX operators tpusim does not know: stop with an error (default) "
                             "or cost them as memory-bound element-wise work, with a warning")
+        _timing(p, timing, said)
         _max_commands(p)
 
     opt_help = ("optimisations: after (all, the default), before (none), or a comma list of "
                 "names or steps (see `tpusim compare --ablation`)")
 
     run = sub.add_parser("run", help="simulate one model at one precision")
-    model_args(run)
+    model_args(run, None, "chip; vendor with --vendor-profile")
     run.add_argument("--precision", default="f16",
                      help="f32, f16, bf16 or int8 (default f16; a final.mlir runs as compiled, "
                           "so --precision and --opt do not apply to it)")
@@ -82,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
     diff = sub.add_parser("diff", help="tpusim's compile of an ONNX file beside tpu-mlir's "
                                        "compile of it: totals, grouping, layers")
-    model_args(diff)
+    model_args(diff, "vendor", "vendor: beside tpu-mlir's estimate, priced as it prices")
     diff.add_argument("--vendor", required=True, metavar="DIR",
                       help="tpu-mlir's outputs for the file: a folder with its *_final.mlir "
                            "and compiler_profile_0.txt (gzipped or not), or with one such "
@@ -107,10 +117,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="runs to time, the best is reported (default 3)")
     speed.add_argument("--batches", default="1", help="batch sizes to time, e.g. 1,4,16")
     speed.add_argument("--json", action="store_true", help="print one JSON object")
+    _timing(speed)
 
-    validate = sub.add_parser("validate", help="tpusim against tpu-mlir's per-command model "
-                                               "and the chip's measured Swin-T times")
-    validate.add_argument("--data", required=True,
+    validate = sub.add_parser("validate", help="tpusim against tpu-mlir's per-command model, "
+                                               "the chip's measured Swin-T times, and "
+                                               "published chip times")
+    validate.add_argument("--data",
                           help="tpu-mlir's output folder (with micro/cases.csv)")
     validate.add_argument("--chip", default="bm1684x",
                           help="chip name or profile path (default bm1684x)")
@@ -119,20 +131,49 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--networks", metavar="ONNX_DIR",
                           help="also compile every network of DATA/models/summary.csv from "
                                "its ONNX file in ONNX_DIR and compare with tpu-mlir's estimate")
+    validate.add_argument("--silicon", metavar="DIR",
+                          help="published chip times (DIR/chip_times.csv, the networks beside "
+                               "it): every row predicted by the profile as committed, beside "
+                               "tpu-mlir's estimate (instead of --data's tables)")
+    validate.add_argument("--models", metavar="DIR",
+                          help="with --silicon: tpu-mlir's compiles of the networks "
+                               "(summary.csv; default DIR/../tpu-mlir/models)")
+    validate.add_argument("--out", help="with --silicon: directory for silicon.csv, .json "
+                                        "and the plots silicon.png, .svg")
     validate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    fit = sub.add_parser("fit", help="fit the profile's DMA efficiencies to tpu-mlir's model")
-    fit.add_argument("--data", required=True,
-                     help="tpu-mlir's output folder (with micro/commands.csv)")
+    fit = sub.add_parser("fit", help="fit the profile's chip timing to published chip times "
+                                     "(--silicon), or its DMA efficiencies to tpu-mlir's "
+                                     "model (--data)")
+    source = fit.add_mutually_exclusive_group(required=True)
+    source.add_argument("--silicon", metavar="DIR",
+                        help="published chip times (DIR/chip_times.csv): fit the [chip_timing] "
+                             "fields, cross-validate network by network, write the values to "
+                             "the profile")
+    source.add_argument("--data", help="tpu-mlir's output folder (with micro/commands.csv): "
+                                       "print DMA efficiencies fitted to its model")
     fit.add_argument("--chip", default="bm1684x",
-                     help="chip whose DDR bandwidth the efficiencies are fractions of "
-                          "(default bm1684x)")
+                     help="the profile to fit and write (name or path; default bm1684x)")
+    fit.add_argument("--models", metavar="DIR",
+                     help="with --silicon: tpu-mlir's compiles of the networks, for its "
+                          "estimate beside each row (default DIR/../tpu-mlir/models)")
+    fit.add_argument("--fields", metavar="A,B",
+                     help="with --silicon: fit only these [chip_timing] fields (default all)")
+    fit.add_argument("--dry-run", action="store_true",
+                     help="with --silicon: print, do not write the profile")
+    fit.add_argument("--out", help="with --silicon: directory for silicon.csv, .json and the "
+                                   "plots silicon.png, .svg (cross-validated predictions)")
+    fit.add_argument("--json", action="store_true",
+                     help="with --silicon: print one JSON object")
 
     bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
     bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml",
                        help="the suite (TOML; default benchmarks/suite.toml, relative to the "
                             "current folder)")
     bench.add_argument("--chip", help="override the suite's chip (name or profile path)")
+    bench.add_argument("--timing", choices=("chip", "vendor"),
+                       help="override every entry's timing model (default: each entry's own, "
+                            "else chip)")
     bench.add_argument("--out", help="write the results (JSON) here")
     bench.add_argument("--save", help="write the results as a new baseline here")
     bench.add_argument("--check", metavar="BASELINE",

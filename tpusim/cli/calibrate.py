@@ -15,6 +15,7 @@ from tpusim.calibration.validate import (
     summarise,
     vendor_commands,
 )
+from tpusim.cli import silicon
 from tpusim.cli.text import format_study, format_table
 from tpusim.errors import ModelError
 from tpusim.hw.chip import load_chip
@@ -36,6 +37,14 @@ def _stats_rows(table: dict[str, dict[str, float]]) -> list[list[str]]:
 
 
 def validate(args: argparse.Namespace) -> int:
+    if args.silicon:
+        if args.data or args.networks or args.no_article:
+            raise ModelError("--silicon validates against published chip times alone; give "
+                             "--data (with --networks, --no-article) in its own run")
+        return silicon.validate(args)
+    if not args.data:
+        raise ModelError("validate needs --data (tpu-mlir's outputs) or --silicon (published "
+                         "chip times)")
     chip = load_chip(args.chip)
     folder = _data(args, "cases.csv")
     results = run_cases(folder, chip)
@@ -45,7 +54,9 @@ def validate(args: argparse.Namespace) -> int:
     networks = network_rows(folder / "models", Path(args.networks), chip) \
         if args.networks else []
     if args.json:
-        data = {"chip": chip.name, "cases": cases, "commands": commands, "article": article}
+        data = {"chip": chip.name, "timing": {"cases": "vendor", "commands": "vendor",
+                                              "article": "chip", "networks": "vendor"},
+                "cases": cases, "commands": commands, "article": article}
         if networks:
             data["networks"] = {"rows": [row.to_dict() for row in networks],
                                 "summary": network_summary(networks)}
@@ -53,7 +64,8 @@ def validate(args: argparse.Namespace) -> int:
         return 0
     header = ["", "n", "median %", "p90 %", "worst %"]
     out = sys.stdout
-    out.write(f"single-operator cases against tpu-mlir's cost model ({chip.name})\n")
+    out.write(f"single-operator cases against tpu-mlir's cost model ({chip.name}, vendor "
+              "timing)\n")
     out.write(format_table(header, _stats_rows({"all cases": cases["all"]})))
     out.write("\nby operator class\n" + format_table(header, _stats_rows(cases["by_class"])))
     out.write("\nby precision\n" + format_table(header, _stats_rows(cases["by_mode"])))
@@ -62,7 +74,7 @@ def validate(args: argparse.Namespace) -> int:
     out.write(format_table([*header, "counts agree %"], _stats_rows(commands)))
     if article:
         out.write("\n" + format_study({"model": "swin-t", "chip": chip.name, "batch": 1,
-                                       "rows": article}))
+                                       "timing": "chip", "rows": article}))
     if networks:
         out.write("\nwhole networks: tpusim's own compile against tpu-mlir's estimate of its "
                   "compile\n")
@@ -78,6 +90,8 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
+    if args.silicon:
+        return silicon.fit_silicon(args)
     for found in fit_dma(_data(args, "commands.csv"), load_chip(args.chip)):
         sys.stdout.write(found.toml() + "\n")
     return 0

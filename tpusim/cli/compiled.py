@@ -39,7 +39,9 @@ def run_compiled(args: argparse.Namespace) -> int:
                          "compiled program")
     vendor = read_vendor_result(args.vendor_profile, program, chip) \
         if args.vendor_profile else None
-    result = simulate(program, chip)
+    # beside the vendor's profile, priced as the vendor prices, unless asked otherwise
+    timing = args.timing or ("vendor" if vendor is not None else "chip")
+    result = simulate(program, chip, timing)
     result.info.update(batch=batch, source="tpu-mlir final.mlir")
     comparison = compare_vendor(result, vendor) if vendor is not None else None
     if args.out:
@@ -120,7 +122,7 @@ def diff(args: argparse.Namespace) -> int:
                          f"--precision is {precision}")
     vendor = read_vendor_result(profile_path, compiled, chip)
     graph = _load(args)
-    ours = _simulate(graph, args.chip, precision, args.opt, args.max_commands)
+    ours = _simulate(graph, args.chip, precision, args.opt, args.max_commands, args.timing)
     result = compile_diff(ours, vendor, graph)
     if args.out:
         save_compile_diff(result, Path(args.out))

@@ -24,7 +24,7 @@ def _common(args: argparse.Namespace) -> dict:
     return {"chip": load_chip(args.chip), "precision": args.precision, "opt": args.opt,
             "batch": args.batch, "recompile": args.recompile, "executor": args.executor,
             "workers": args.workers, "progress": args.progress, "unknown_ops": args.unknown_ops,
-            "max_commands": args.max_commands}
+            "max_commands": args.max_commands, "timing": args.timing}
 
 
 def _finish(result: SweepResult, written: str) -> int:
@@ -54,10 +54,11 @@ def sweep(args: argparse.Namespace) -> int:
 
 def format_sweep(result: SweepResult) -> str:
     fixed = ", ".join(f"{k} {v}" for k, v in result.fixed.items()
-                      if k != "recompile" and v is not None)
+                      if k not in ("recompile", "timing") and v is not None)
     head = (f"{result.model} on {result.chip}{', ' + fixed if fixed else ''}: "
             f"{len(result.rows)} of {result.points} points, {_programs(result)}, "
-            f"{result.executor}, {result.wall_s:.1f} s\n")
+            f"{result.fixed.get('timing', 'chip')} timing, {result.executor}, "
+            f"{result.wall_s:.1f} s\n")
     grid = result.grid_table()
     notes = "".join(f"note: {n}\n" for n in result.notes)
     return head + result.table() + (f"\n{grid}" if grid else "") + notes

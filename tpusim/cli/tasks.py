@@ -42,7 +42,8 @@ def bench(args: argparse.Namespace) -> int:
 
     suite = read_suite(args.suite)
     baseline = read_baseline(Path(args.check)) if args.check else None  # before any work
-    results = run_suite(suite, load_chip(args.chip) if args.chip else None, args.max_commands)
+    results = run_suite(suite, load_chip(args.chip) if args.chip else None, args.max_commands,
+                        args.timing)
     text = dumps_json(results)
     for path in (args.out, args.save):
         if path:
@@ -65,9 +66,9 @@ def _load(args: argparse.Namespace) -> Graph:
 
 
 def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
-              max_commands: int = MAX_COMMANDS) -> Result:
+              max_commands: int = MAX_COMMANDS, timing: str = "chip") -> Result:
     result = study.run_one(graph, load_chip(chip_name), precision, parse_options(opt),
-                           max_commands)
+                           max_commands, timing)
     result.info["batch"] = graph.batch
     return result
 
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.vendor_profile:
         raise TpusimError("--vendor-profile goes with a program tpu-mlir compiled "
                           "(*_final.mlir), not with a model tpusim compiles")
-    result = _simulate(_load(args), args.chip, args.precision, args.opt, args.max_commands)
+    result = _simulate(_load(args), args.chip, args.precision, args.opt, args.max_commands,
+                       args.timing or "chip")
     if args.out:
         result.save(Path(args.out))
     print_report(args, result.summary, lambda: format_run(result),
@@ -96,8 +98,10 @@ def compare(args: argparse.Namespace) -> int:
     graph = _load(args)
     chip = load_chip(args.chip)
     model = model_label(args.model)
-    rows = study.before_after(graph, chip, precisions, model, graph.batch, args.max_commands)
-    ablation = study.ablation(graph, chip, precisions, args.max_commands) if args.ablation else []
+    rows = study.before_after(graph, chip, precisions, model, graph.batch, args.max_commands,
+                              args.timing)
+    ablation = study.ablation(graph, chip, precisions, args.max_commands, args.timing) \
+        if args.ablation else []
     diffs = {}
     if args.out:
         for row in rows:
@@ -105,7 +109,7 @@ def compare(args: argparse.Namespace) -> int:
             diffs[row.precision] = save_comparison(
                 row.before, row.after, Path(args.out) / row.precision, labels,
                 f"{model} {row.precision} on {chip.name}: before vs after the optimisations")
-    data = {"model": model, "chip": chip.name, "batch": graph.batch,
+    data = {"model": model, "chip": chip.name, "batch": graph.batch, "timing": args.timing,
             "rows": [row.to_dict() for row in rows]}
     if ablation:
         data["ablation"] = ablation
@@ -142,7 +146,7 @@ def speed(args: argparse.Namespace) -> int:
     except ValueError:
         raise TpusimError(f"--batches {args.batches!r}: expected batch sizes such as 1,4,16") \
             from None
-    data = speed_report(args.model, args.precision, max(1, args.repeat), batches)
+    data = speed_report(args.model, args.precision, max(1, args.repeat), batches, args.timing)
     if args.json:
         sys.stdout.write(dumps_json(data))
         return 0
@@ -155,7 +159,8 @@ def speed(args: argparse.Namespace) -> int:
     return 0
 
 
-def speed_report(model: str, precision: str, repeat: int, batches: list[int]) -> dict:
+def speed_report(model: str, precision: str, repeat: int, batches: list[int],
+                 timing: str = "chip") -> dict:
     chip = load_chip("bm1684x")
     runs = []
     for batch in batches or [1]:
@@ -165,7 +170,7 @@ def speed_report(model: str, precision: str, repeat: int, batches: list[int]) ->
             t0 = time.perf_counter()
             program = compile(graph, chip, precision)
             t1 = time.perf_counter()
-            result = simulate(program, chip)
+            result = simulate(program, chip, timing)
             t2 = time.perf_counter()
             queues = replay_queues(result)
             t3 = time.perf_counter()
@@ -179,7 +184,8 @@ def speed_report(model: str, precision: str, repeat: int, batches: list[int]) ->
                      **{k: round(v, 4) for k, v in best.items()},
                      "commands_per_s": round(commands / best["simulate_s"]),
                      "ratio": round(best["simulate_s"] / best["replay_s"], 3)})
-    return {"model": model, "precision": precision, "repeat": repeat, "runs": runs}
+    return {"model": model, "precision": precision, "timing": timing, "repeat": repeat,
+            "runs": runs}
 
 
 def replay_queues(result: Result) -> tuple[list, list]:

@@ -128,8 +128,9 @@ def format_study(data: dict) -> str:
                      _pct(e.get("before")) or "-", _pct(e.get("after")) or "-",
                      _pct(e.get("speedup")) or "-"]
         table.append(line)
-    text = (f"{data['model']} on {data['chip']}, batch {data['batch']}: simulated before -> "
-            f"after the optimisations" + (", beside the chip's measured times" if measured
+    timing = f" ({data['timing']} timing)" if data.get("timing") else ""
+    text = (f"{data['model']} on {data['chip']}, batch {data['batch']}{timing}: simulated "
+            f"before -> after the optimisations" + (", beside the chip's measured times" if measured
                                           else "") + "\n" + format_table(header, table))
     if data.get("ablation"):
         precisions = [r["precision"] for r in rows]
@@ -141,3 +142,28 @@ def format_study(data: dict) -> str:
         text += ("\nablation: everything after, but this off (ms, and change from after)\n"
                  + format_table(["switched off", *precisions], ab))
     return text
+
+
+class StatusLine:
+    """Progress of long work as one line on stderr, rewritten in place (only on a terminal:
+    logs and pipes get nothing)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.shown = 0
+
+    def __call__(self, message: str) -> None:
+        if not self.stream.isatty():
+            return
+        text = message[:100]
+        self.stream.write("\r" + text.ljust(self.shown))
+        self.stream.flush()
+        self.shown = len(text)
+
+    def __enter__(self) -> StatusLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()

@@ -69,6 +69,14 @@ def ddr_efficiency(work: Dma, chip: Chip) -> float:
     return eff if work.kind == "GDMA_MATRIX" else eff * chip.gdma_tensor_efficiency
 
 
+def stream_ns(work: Dma, chip: Chip) -> float:
+    """The part of the DDR time that moves the bytes themselves; the rest is what short rows
+    waste (whole accesses)."""
+    if work.direction is Direction.L2L:
+        return 0.0
+    return work.bytes / (chip.ddr_bytes_per_ns * ddr_efficiency(work, chip))
+
+
 def dma_cost(work: Dma, chip: Chip) -> DmaCost:
     ns_per_cycle = 1000.0 / chip.gdma_mhz
     fixed = chip.gdma_startup_cycles * ns_per_cycle

@@ -1,6 +1,5 @@
-"""Lowering: groups and global layers to TIU and GDMA command queues."""
+"""Lowering: groups and global layers to TIU and GDMA command queues (`lower.program.lower`)."""
 
 from tpusim.lower.commands import Command, Engine, Layer, Program
-from tpusim.lower.program import lower
 
-__all__ = ["Command", "Engine", "Layer", "Program", "lower"]
+__all__ = ["Command", "Engine", "Layer", "Program"]

@@ -1,8 +1,10 @@
 """The simulation: one simpy process per engine walking its queue in order.
 
 A command starts when its engine is free and the command it waits for on the other engine has
-finished (plus the chip's sync latency). TIU commands take their cost-model time; GDMA commands
-take their start-up time, then draw on the shared DDR bus. Every command leaves one `Record`.
+finished (plus the sync latency). TIU commands take their time under the timing model (`chip`
+or `vendor`, cost/timing.py); GDMA commands take their start-up time, then draw on the shared
+DDR bus. Under the chip model a command that overlaps the other engine's work is slowed by
+contention (sim/overlap.py). Every command leaves one `Record`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from dataclasses import dataclass
 
 import simpy
 
-from tpusim.cost.gdma import DmaCost, dma_cost
-from tpusim.cost.tiu import tiu_ns
+from tpusim.cost.gdma import DmaCost
+from tpusim.cost.timing import DEFAULT_TIMING, Timing, parse_timing
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Command, Dma, Engine, Program
 from tpusim.sim.ddr import DdrBus
+from tpusim.sim.overlap import overlap_fractions
 from tpusim.sim.waits import Describe, check_waits, stall_error
 
 
@@ -57,10 +60,11 @@ def _layer_of(program: Program) -> Describe:
 class Simulation:
     """All state of one run: the simpy environment, the engines' progress, the records."""
 
-    def __init__(self, program: Program, chip: Chip) -> None:
+    def __init__(self, program: Program, chip: Chip, timing: str = DEFAULT_TIMING) -> None:
         check_dependencies(program)
         self.program = program
         self.chip = chip
+        self.timing = Timing(chip, parse_timing(timing))
         self.env = simpy.Environment()
         self.bus = DdrBus(self.env)
         self.records: list[Record] = []
@@ -71,6 +75,11 @@ class Simulation:
             self._done[e][0].succeed()  # id 0: "waits for nothing"
         self._tiu_cache: dict[object, float] = {}
         self._dma_cache: dict[Dma, DmaCost] = {}
+        # contention: each command's overlap with the other engine in the vendor schedule
+        self._overlap = None
+        if self.timing.is_chip and chip.chip_contention:
+            tiu, gdma = overlap_fractions(program, chip)
+            self._overlap = {Engine.TIU: tiu.tolist(), Engine.GDMA: gdma.tolist()}
 
     def run(self) -> list[Record]:
         procs = [self.env.process(self._engine(e)) for e in Engine]
@@ -83,29 +92,36 @@ class Simulation:
         return self.records
 
     def _engine(self, engine: Engine) -> Generator[simpy.Event, None, None]:
-        env, chip = self.env, self.chip
+        env, timing = self.env, self.timing
         other_done, other_end = self._done[engine.other], self._end[engine.other]
+        sync = timing.sync_ns(engine is Engine.TIU)
+        overlap = self._overlap[engine] if self._overlap else None
         for cmd in self.program.queue(engine):
             if cmd.dep:
                 if not other_done[cmd.dep].processed:
                     yield other_done[cmd.dep]
-                ready = other_end[cmd.dep] + chip.sync_latency_cycles * 1000.0 / (
-                    chip.tiu_mhz if engine is Engine.TIU else chip.gdma_mhz)
+                ready = other_end[cmd.dep] + sync
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             start = env.now
             work = cmd.work
             if isinstance(work, Dma):
-                cost = self._dma_cache.get(work) or self._dma_cache.setdefault(
-                    work, dma_cost(work, chip))
+                if overlap:  # contention makes each command's cost its own
+                    cost = timing.dma(work, overlap[cmd.id - 1])
+                else:
+                    cost = self._dma_cache.get(work) or self._dma_cache.setdefault(
+                        work, timing.dma(work))
                 if cost.fixed_ns:
                     yield env.timeout(cost.fixed_ns)
                 yield from self.bus.transfer(cost.ddr_ns, cost.engine_ns)
                 nbytes, direction = work.bytes, work.direction.value
             else:
-                ns = self._tiu_cache.get(work)
-                if ns is None:
-                    ns = self._tiu_cache.setdefault(work, tiu_ns(work, chip))
+                if overlap:
+                    ns = timing.tiu_ns(work, overlap[cmd.id - 1])
+                else:
+                    ns = self._tiu_cache.get(work)
+                    if ns is None:
+                        ns = self._tiu_cache.setdefault(work, timing.tiu_ns(work))
                 yield env.timeout(ns)
                 nbytes, direction = 0, ""
             self._end[engine][cmd.id] = env.now

@@ -25,6 +25,23 @@ def _duration(cmd: Command, chip: Chip, cache: dict) -> float:
 
 def replay_ns(tiu: list[Command], gdma: list[Command], chip: Chip) -> float:
     """Makespan of the two queues in nanoseconds."""
+    tiu_end, gdma_end = _replay(tiu, gdma, chip)
+    return max(tiu_end[-1], gdma_end[-1])
+
+
+def schedule(tiu: list[Command], gdma: list[Command], chip: Chip
+             ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Start and end (ns) of every TIU command, then of every GDMA command."""
+    tiu_start, gdma_start = [0.0] * len(tiu), [0.0] * len(gdma)
+    tiu_end, gdma_end = _replay(tiu, gdma, chip, tiu_start, gdma_start)
+    return tiu_start, tiu_end[1:], gdma_start, gdma_end[1:]
+
+
+def _replay(tiu: list[Command], gdma: list[Command], chip: Chip,
+            tiu_start: list[float] | None = None, gdma_start: list[float] | None = None
+            ) -> tuple[list[float], list[float]]:
+    """Each queue's end times (index 0: the start, 0 ns); each command's start is written
+    into the start lists when they are given."""
     cache: dict = {}
     sync_tiu = chip.sync_latency_cycles * 1000.0 / chip.tiu_mhz
     sync_gdma = chip.sync_latency_cycles * 1000.0 / chip.gdma_mhz
@@ -37,14 +54,18 @@ def replay_ns(tiu: list[Command], gdma: list[Command], chip: Chip) -> float:
             dep = tiu[i].dep
             start = max(tiu_end[i], gdma_end[dep] + sync_tiu if dep else 0.0)
             tiu_end[i + 1] = start + _duration(tiu[i], chip, cache)
+            if tiu_start is not None:
+                tiu_start[i] = start
             i += 1
             moved = True
         while j < len(gdma) and 0 <= gdma[j].dep <= i:
             dep = gdma[j].dep
             start = max(gdma_end[j], tiu_end[dep] + sync_gdma if dep else 0.0)
             gdma_end[j + 1] = start + _duration(gdma[j], chip, cache)
+            if gdma_start is not None:
+                gdma_start[j] = start
             j += 1
             moved = True
         if not moved:  # a wait on a missing command, or a cycle of waits
             raise stall_error(tiu, gdma, i, j)
-    return max(tiu_end[-1], gdma_end[-1])
+    return tiu_end, gdma_end

@@ -43,7 +43,7 @@ def violations(result: Result) -> list[str]:
     for engine in by_engine:
         if result.busy_ns(engine) > total + _TOL:
             problems.append(f"makespan {total} ns is below {engine} busy time")
-    bound = roofline_ns(program, result.chip)
+    bound = roofline_ns(program, result.chip, result.info.get("timing", "vendor"))
     if total < bound - _TOL:
         problems.append(f"makespan {total} ns is below the roofline bound {bound} ns")
     capacity = result.chip.lmem_bytes_per_npu

@@ -38,7 +38,7 @@ class SweepResult:
     chip: str
     params: list[str]  # the swept parameters, in order
     axes: dict[str, list[Any]]  # each parameter's values, in order of first appearance
-    fixed: dict[str, Any]  # precision, opt, batch and recompile, where not swept
+    fixed: dict[str, Any]  # precision, opt, batch (where not swept), recompile, timing
     rows: list[dict[str, Any]]  # "point", the parameters, "program", then METRICS
     points: int  # planned
     programs: int  # distinct programs planned

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tpusim.hw.chip import Chip, load_chip
+from tpusim.cost.timing import DEFAULT_TIMING
+from tpusim.hw.chip import Chip, at_most, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS
 from tpusim.outputs import dumps_json, staged_directory
@@ -124,11 +125,12 @@ class SensitivityResult:
 
 
 def moved(base: Chip, name: str, factor: float) -> float | int:
-    """`name`'s value times `factor`: integers rounded, efficiencies (fractions of a peak)
-    capped at 1."""
+    """`name`'s value times `factor`: integers rounded, fractions (efficiencies, the chip
+    timing's shares) capped at 1."""
     value = getattr(base, name) * factor
-    if name.endswith("_efficiency"):
-        value = min(value, 1.0)
+    limit = at_most(name)
+    if limit is not None:
+        value = min(value, limit)
     return round(value) if isinstance(getattr(base, name), int) else round(value, 9)
 
 
@@ -137,7 +139,8 @@ def sensitivity(model: str | Graph, params: Sequence[str] | None = None, delta: 
                 batch: int | None = None, recompile: bool = False,
                 executor: ExecutorSpec = None, workers: int | None = None,
                 progress: ProgressSpec = None, unknown_ops: str = "error",
-                max_commands: int = MAX_COMMANDS) -> SensitivityResult:
+                max_commands: int = MAX_COMMANDS,
+                timing: str = DEFAULT_TIMING) -> SensitivityResult:
     """Move each parameter (chip fields, DEFAULT_PARAMS if none given) by -delta and +delta
     of its value, one at a time, and rank the parameters by how much the total time moves.
     The points run as a sweep (see `sweep` for the other arguments)."""
@@ -159,7 +162,8 @@ def sensitivity(model: str | Graph, params: Sequence[str] | None = None, delta: 
         settings += [{name: low}, {name: high}]
     result = run_points(model, settings, chip=base, precision=precision, opt=opt, batch=batch,
                         recompile=recompile, executor=executor, workers=workers,
-                        progress=progress, unknown_ops=unknown_ops, max_commands=max_commands)
+                        progress=progress, unknown_ops=unknown_ops, max_commands=max_commands,
+                        timing=timing)
     ms = {row["point"]: row["total_ms"] for row in result.rows}
     entries = []
     for i, name in enumerate(names):
@@ -168,5 +172,6 @@ def sensitivity(model: str | Graph, params: Sequence[str] | None = None, delta: 
             entries.append(Effect(name, getattr(base, name), settings[lo][name],
                                   settings[hi][name], ms[0], ms[lo], ms[hi]))
     entries.sort(key=lambda e: (-e.swing, e.param))
-    return SensitivityResult(result.model, base.name, f"{precision}, opt {opt}", delta,
-                             ms.get(0, float("nan")), entries, result)
+    setting = f"{precision}, opt {opt}, {result.fixed['timing']} timing"
+    return SensitivityResult(result.model, base.name, setting, delta, ms.get(0, float("nan")),
+                             entries, result)

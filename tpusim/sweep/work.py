@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tpusim.api import Result, compile, simulate
+from tpusim.cost.timing import DEFAULT_TIMING
 from tpusim.frontend.load import load_model
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph
@@ -41,6 +42,7 @@ class Task:
     compile_chip: dict[str, Any]  # Chip fields
     variants: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (point, fields)
     max_commands: int = MAX_COMMANDS  # the compiler's bound (tpusim.limits)
+    timing: str = DEFAULT_TIMING  # the timing model the variants are simulated with
 
 
 @dataclass
@@ -136,7 +138,7 @@ def run_task(task: Task, on_row: Callable[[dict[str, Any]], None] | None = None)
     program, fresh = _program(task)
     rows = []
     for point, fields in task.variants:
-        row = {"point": point, **metrics(simulate(program, Chip(**fields)))}
+        row = {"point": point, **metrics(simulate(program, Chip(**fields), task.timing))}
         rows.append(row)
         if on_row is not None:
             on_row(row)
