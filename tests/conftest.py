@@ -1,6 +1,13 @@
+import os
+import tempfile
+
 import pytest
 
 from tpusim.hw.chip import Chip, load_chip
+
+# The suite's compile cache: its own, shared by the tests and the notebooks' kernels (which
+# inherit the environment), and never the user's.
+os.environ.setdefault("TPUSIM_CACHE_DIR", tempfile.mkdtemp(prefix="tpusim-test-cache-"))
 
 
 @pytest.fixture(scope="session")

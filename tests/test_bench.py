@@ -79,7 +79,7 @@ def test_each_entry_is_timed_under_both_models_once_compiled(chip):
                                            attrs="k3 s1 p1 g1 bias", io="native"),))
     both = run_suite(suite, chip)["entries"]["conv"]
     only = run_suite(suite, chip, timing="vendor")["entries"]["conv"]
-    assert set(only) == {"vendor_ms", "tiu_commands", "gdma_commands", "groups"}
+    assert set(only) == {"vendor_ms", "tiu_commands", "gdma_commands", "groups", "ddr_bytes"}
     assert only["vendor_ms"] == both["vendor_ms"]
     # a 3x3 convolution runs at the chip's kernel efficiency, and contention can only add
     assert both["chip_ms"] >= both["vendor_ms"] / chip.chip_conv_kernel_efficiency * 0.5
@@ -100,3 +100,12 @@ def test_results_are_json_ready(chip):
                                            io="native"),))
     results = run_suite(suite, chip)
     assert json.loads(json.dumps(results))["entries"]["t"]["tiu_commands"] == 1
+
+
+def test_a_changed_program_is_named_count_by_count():
+    then = {"entries": {"a": {"vendor_ms": 1.0, "tiu_commands": 10, "gdma_commands": 4,
+                              "groups": 1, "ddr_bytes": 4096}}}
+    now = {"entries": {"a": {"vendor_ms": 1.0, "tiu_commands": 11, "gdma_commands": 4,
+                             "groups": 2, "ddr_bytes": 4096}}}
+    # the time holds; the program does not: each difference is named, however small
+    assert check(now, then, 0.5) == ["a: tiu_commands 10 -> 11", "a: groups 1 -> 2"]

@@ -5,7 +5,8 @@ name or file) or a single operator described as the vendor's micro cases describ
 ("MatMul", "[1,64,256]x[256,512](weight)"). `run_suite` compiles every entry once and times it
 under each timing model the suite names (`timings`, default both: `chip_ms` and `vendor_ms` in
 the results); `check` names every entry whose simulated time moved more than the tolerance from
-a baseline, model by model.
+a baseline, model by model, and every entry whose program changed (its command counts, layer
+groups or DDR bytes, compared exactly).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS, check_model_size
 from tpusim.options import parse_options
 from tpusim.passes.precision import parse_precision
+from tpusim.progress import report
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,15 @@ def run_entry(entry: Entry, chip: Chip, max_commands: int = MAX_COMMANDS,
               timings: tuple[str, ...] = TIMINGS) -> dict[str, Any]:
     """One compile, timed under each of `timings`."""
     program = compile(_graph(entry), chip, entry.precision, entry.opt, entry.io, max_commands)
-    times = {f"{t}_ms": round(simulate(program, chip, t).total_ms, 6) for t in timings}
+    runs = {t: simulate(program, chip, t) for t in timings}
+    times = {f"{t}_ms": round(run.total_ms, 6) for t, run in runs.items()}
     return {**times, "tiu_commands": len(program.tiu), "gdma_commands": len(program.gdma),
-            "groups": len(program.groups)}
+            "groups": len(program.groups),
+            "ddr_bytes": next(iter(runs.values())).ddr_bytes()}
+
+
+# what a program is, compared exactly (the times are compared within the tolerance)
+EXACT = ("tiu_commands", "gdma_commands", "groups", "ddr_bytes")
 
 
 def run_suite(suite: Suite, chip: Chip | None = None, max_commands: int = MAX_COMMANDS,
@@ -157,13 +165,17 @@ def run_suite(suite: Suite, chip: Chip | None = None, max_commands: int = MAX_CO
     """Every entry of `suite`, timed under the suite's timing models (or only `timing`)."""
     chip = chip or load_chip(suite.chip)
     timings = (parse_timing(timing),) if timing else suite.timings
+    entries = {}
+    for i, entry in enumerate(suite.entries):
+        report(f"benchmark {i + 1} of {len(suite.entries)}: {entry.name}")
+        entries[entry.name] = run_entry(entry, chip, max_commands, timings)
     return {"chip": chip.name, "tolerance": suite.tolerance, "timings": list(timings),
-            "entries": {e.name: run_entry(e, chip, max_commands, timings)
-                        for e in suite.entries}}
+            "entries": entries}
 
 
 def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:
-    """One line per entry that moved more than `tolerance` (relative), appeared or vanished."""
+    """One line per entry that appeared or vanished, per time that moved more than `tolerance`
+    (relative), and per count (commands, groups, DDR bytes) that changed at all."""
     problems = []
     now, then = results["entries"], baseline.get("entries", {})
     for name in sorted(set(now) | set(then)):
@@ -172,6 +184,10 @@ def check(results: dict[str, Any], baseline: dict[str, Any], tolerance: float) -
         elif name not in now:
             problems.append(f"{name}: in the baseline but not in the suite")
         else:
+            for field in EXACT:
+                old, new = then[name].get(field), now[name].get(field)
+                if old is not None and new is not None and old != new:
+                    problems.append(f"{name}: {field} {old} -> {new}")
             old_times, new_times = _times(then[name]), _times(now[name])
             if not set(old_times) & set(new_times):
                 problems.append(f"{name}: no timing model in common with the baseline")

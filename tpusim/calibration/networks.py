@@ -8,7 +8,6 @@ reproduce that model. The difference is how tpusim's compiler drifts from tpu-ml
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tpusim.calibration.micro import read_table, table_rows
 from tpusim.calibration.validate import error_stats
 from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip
+from tpusim.progress import report
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def summary_rows(models: Path) -> list[dict[str, str]]:
 
 
 def network_rows(models: Path, onnx_dir: Path, chip: Chip,
-                 progress: Callable[[str], None] | None = None) -> list[NetworkRow]:
+                 ) -> list[NetworkRow]:
     """Compile and simulate every (network, precision) tpu-mlir compiled; each ONNX file is
     read once. Operators tpusim does not know are an error, not a fallback."""
     from tpusim.api import compile, simulate
@@ -64,8 +64,7 @@ def network_rows(models: Path, onnx_dir: Path, chip: Chip,
         path = Path(onnx_dir) / f"{name}.onnx"
         if not path.is_file():
             raise ModelError(f"{onnx_dir}: no {name}.onnx for tpu-mlir's compile of {name}")
-        if progress:
-            progress(f"{name} {mode}")
+        report(f"whole networks: {name} {mode}")
         if name not in graphs:
             graphs[name] = load_model(str(path))
         program = compile(graphs[name], chip, mode.lower())

@@ -33,8 +33,7 @@ from tpusim.calibration.validate import error_stats
 from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip, timing_fields
 from tpusim.outputs import dumps_json, staged_directory
-
-Progress = Callable[[str], None]
+from tpusim.progress import report
 
 _QTABLE = re.compile(r"--quantize_table")
 _ASYMMETRIC = re.compile(r"INT8-asym|asymmetric", re.IGNORECASE)
@@ -75,8 +74,8 @@ class Case:
         return self.retimer.vendor_total_ns / 1e6
 
 
-def load_cases(folder: str | Path, chip: Chip, models: str | Path | None = None,
-               progress: Progress | None = None) -> list[Case]:
+def load_cases(folder: str | Path, chip: Chip, models: str | Path | None = None
+               ) -> list[Case]:
     """Every row of FOLDER/chip_times.csv, each (file, precision, batch, opt) compiled once;
     `models`: tpu-mlir's compiles (tpu-mlir/models) for its estimate beside each row."""
     from tpusim.api import compile
@@ -90,8 +89,7 @@ def load_cases(folder: str | Path, chip: Chip, models: str | Path | None = None,
     for i, row in enumerate(rows):
         key = (row.onnx, row.precision, row.batch, row.opt)
         if key not in retimers:
-            if progress:
-                progress(f"compiling {i + 1}/{len(rows)}: {row.label}")
+            report(f"chip times: row {i + 1} of {len(rows)}, {row.label}")
             if row.onnx not in graphs:
                 graphs[row.onnx] = load_model(str(row.onnx))
             graph = graphs[row.onnx]
@@ -179,15 +177,13 @@ def predict(cases: Sequence[Case], chip: Chip) -> list[Prediction]:
 
 
 def cross_validate(cases: Sequence[Case], chip: Chip, free: Sequence[str] | None = None,
-                   use: Callable[[Case], bool] = lambda c: True,
-                   progress: Progress | None = None) -> list[Prediction]:
+                   use: Callable[[Case], bool] = lambda c: True) -> list[Prediction]:
     """Every case predicted by a fit over the cases of the other networks that `use` allows
     (leave one network out), in the order given."""
     networks = list(dict.fromkeys(c.network for c in cases))
     predicted: dict[int, Prediction] = {}
     for k, network in enumerate(networks):
-        if progress:
-            progress(f"cross-validating {k + 1}/{len(networks)}: without {network}")
+        report(f"cross-validating: {network} left out ({k + 1} of {len(networks)})")
         others = [c for c in cases if c.network != network and use(c)]
         fitted = fit(others, chip, free).chip
         for i, case in enumerate(cases):

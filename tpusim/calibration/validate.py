@@ -14,6 +14,7 @@ from tpusim.api import compile, simulate
 from tpusim.calibration.micro import Case, case_graph, read_cases, read_table, table_rows
 from tpusim.errors import ModelError, TpusimError
 from tpusim.hw.chip import Chip
+from tpusim.progress import report
 
 
 @dataclass
@@ -55,7 +56,9 @@ def _kind(kind: str) -> str:
 
 def run_cases(folder: Path, chip: Chip) -> list[CaseResult]:
     results = []
-    for case in read_cases(Path(folder) / "micro"):
+    cases = read_cases(Path(folder) / "micro")
+    for i, case in enumerate(cases):
+        report(f"single-operator cases: {i + 1} of {len(cases)}")
         try:
             results.append(run_case(case, chip))
         except TpusimError as exc:

@@ -35,6 +35,11 @@ def _timing(p: argparse.ArgumentParser, default: str | None = "chip",
                         f"as its profile reports it (default {said})")
 
 
+def _no_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true",
+                   help="compile without the compile cache (also TPUSIM_NO_CACHE=1)")
+
+
 def _max_commands(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-commands", type=_positive_int, default=MAX_COMMANDS, metavar="N",
                    help=f"stop compiling a program beyond N commands (default {MAX_COMMANDS:,}"
@@ -63,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                             "or cost them as memory-bound element-wise work, with a warning")
         _timing(p, timing, said)
         _max_commands(p)
+        _no_cache(p)
 
     opt_help = ("optimisations: after (all, the default), before (none), or a comma list of "
                 "names or steps (see `tpusim compare --ablation`)")
@@ -141,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--out", help="with --silicon: directory for silicon.csv, .json "
                                         "and the plots silicon.png, .svg")
     validate.add_argument("--json", action="store_true", help="print one JSON object")
+    _no_cache(validate)
 
     fit = sub.add_parser("fit", help="fit the profile's chip timing to published chip times "
                                      "(--silicon), or its DMA efficiencies to tpu-mlir's "
@@ -165,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
                                    "plots silicon.png, .svg (cross-validated predictions)")
     fit.add_argument("--json", action="store_true",
                      help="with --silicon: print one JSON object")
+    _no_cache(fit)
+
+    cache = sub.add_parser("cache", help="the compile cache: where it is and what it holds "
+                                         "(info), or empty it (clear)")
+    cache.add_argument("action", choices=("info", "clear"))
 
     bench = sub.add_parser("bench", help="run a regression benchmark suite (TOML)")
     bench.add_argument("suite", nargs="?", default="benchmarks/suite.toml",
@@ -179,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--check", metavar="BASELINE",
                        help="exit 1, naming every entry whose time moved beyond the tolerance")
     _max_commands(bench)
+    _no_cache(bench)
 
     def study_args(p: argparse.ArgumentParser) -> None:  # sweep and sensitivity
         model_args(p)
@@ -216,15 +229,22 @@ def _parser() -> argparse.ArgumentParser:
                              help="fraction each parameter moves down and up (default 0.2)")
     sensitivity.add_argument("--out", help="directory for sensitivity.csv, .json and "
                                            "tornado.png, .svg")
+    for p in sub.choices.values():
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress line on stderr (shown only on a terminal anyway)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "no_cache", False):
+        os.environ["TPUSIM_NO_CACHE"] = "1"  # for this process and the workers it starts
     from tpusim.cli import tasks
+    from tpusim.cli.text import StatusLine
 
     try:
-        return tasks.dispatch(args)
+        with StatusLine(quiet=args.quiet):  # long work says what it is doing, on a terminal
+            return tasks.dispatch(args)
     except TpusimError as exc:
         sys.stderr.write(f"tpusim: error: {exc}\n")
         return 2

@@ -25,10 +25,6 @@ from tpusim.profile.vendor_records import read_vendor_result
 _SHOWN_LAYERS = 15  # layers printed under the comparison (the files hold all)
 
 
-def is_compiled_program(model: str) -> bool:
-    return model.lower().endswith((".mlir", ".mlir.gz"))
-
-
 def run_compiled(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     program = warning_lines(lambda: load_program(args.model, chip, args.max_commands))

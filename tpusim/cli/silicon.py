@@ -18,18 +18,17 @@ from tpusim.calibration.silicon import (
     parse_free,
     predict,
 )
-from tpusim.cli.text import StatusLine, format_table
+from tpusim.cli.text import format_table
 from tpusim.hw.chip import Chip, load_chip, profile_path, write_chip_timing
 from tpusim.outputs import dumps_json
+from tpusim.progress import report
 
 
 def _cases(args: argparse.Namespace, chip: Chip) -> list[Case]:
     folder = Path(args.silicon)
     models = Path(args.models) if getattr(args, "models", None) else \
         folder.parent / "tpu-mlir" / "models"
-    with StatusLine() as status:
-        return load_cases(folder, chip, models if (models / "summary.csv").is_file() else None,
-                          status)
+    return load_cases(folder, chip, models if (models / "summary.csv").is_file() else None)
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -55,26 +54,24 @@ def fit_silicon(args: argparse.Namespace) -> int:
     free = parse_free(args.fields) if args.fields else None
     cases = _cases(args, chip)
     kept = [c for c in cases if c.excluded is None]
-    with StatusLine() as status:
-        status("fitting every row the rule keeps")
-        fitted = fit(kept, chip, free)
-        cross = {"reproducible": cross_validate(cases, chip, free, lambda c: c.excluded is None,
-                                                status),
-                 "all": cross_validate(cases, chip, free, progress=status)}
-    report = Report(chip.name, cases, predict(cases, fitted.chip), cross, fitted)
+    report("fitting every row the rule keeps")
+    fitted = fit(kept, chip, free)
+    cross = {"reproducible": cross_validate(cases, chip, free, lambda c: c.excluded is None),
+             "all": cross_validate(cases, chip, free)}
+    result = Report(chip.name, cases, predict(cases, fitted.chip), cross, fitted)
     if args.out:
-        report.save(Path(args.out))
+        result.save(Path(args.out))
     written = None
     if not args.dry_run:
         written = profile_path(args.chip)
-        stats = report.stats()["cv_reproducible"]
+        stats = result.stats()["cv_reproducible"]
         write_chip_timing(written, fitted.values, (
             f"Fitted by `tpusim fit --silicon` ({date.today().isoformat()}) to {fitted.rows} "
             f"rows of silicon/chip_times.csv (published chip times); leave-one-network-out "
             f"cross-validated |error| median {100 * stats['median']:.1f} %, p90 "
             f"{100 * stats['p90']:.1f} %."))
     if args.json:
-        data = report.to_dict()
+        data = result.to_dict()
         data["written"] = str(written) if written else None
         sys.stdout.write(dumps_json(data))
         return 0
@@ -86,7 +83,7 @@ def fit_silicon(args: argparse.Namespace) -> int:
         note = "  (at its bound)" if name in fitted.at_bound else \
             (f" ± {sigma:.3g}" if sigma == sigma else "")
         out.write(f"  {name:<28} {value:10.4g}{note}\n")
-    out.write("\n" + format_report(report))
+    out.write("\n" + format_report(result))
     if written:
         out.write(f"\nwrote the fitted values to {written}\n")
     if args.out:

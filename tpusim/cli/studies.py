@@ -23,7 +23,8 @@ from tpusim.sweep.sensitivity import SENSITIVITY_FILES
 def _common(args: argparse.Namespace) -> dict:
     return {"chip": load_chip(args.chip), "precision": args.precision, "opt": args.opt,
             "batch": args.batch, "recompile": args.recompile, "executor": args.executor,
-            "workers": args.workers, "progress": args.progress, "unknown_ops": args.unknown_ops,
+            "workers": args.workers, "progress": False if args.quiet else args.progress,
+            "unknown_ops": args.unknown_ops,
             "max_commands": args.max_commands, "timing": args.timing}
 
 

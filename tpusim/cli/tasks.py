@@ -9,7 +9,6 @@ from pathlib import Path
 
 from tpusim import study
 from tpusim.api import Result, compile, simulate
-from tpusim.cli import calibrate, studies
 from tpusim.cli.text import format_run, format_study, print_report, warning_lines
 from tpusim.errors import TpusimError
 from tpusim.frontend.load import load_model, model_label
@@ -19,20 +18,40 @@ from tpusim.limits import MAX_COMMANDS
 from tpusim.options import parse_options
 from tpusim.outputs import check_writable, dumps_json
 from tpusim.passes.precision import parse_precision
-from tpusim.profile.comparison import changes_text, save_comparison
-from tpusim.sim.replay import bare_replay
 
 
 def dispatch(args: argparse.Namespace) -> int:
     for name in ("out", "save"):  # refuse an output place that can never be written, up front
         if getattr(args, name, None):
             check_writable(getattr(args, name), is_file=args.command == "bench")
-    from tpusim.cli.compiled import diff
+    if args.command in ("sweep", "sensitivity"):  # each command imports what it needs
+        from tpusim.cli import studies
+        return getattr(studies, args.command)(args)
+    if args.command in ("validate", "fit"):
+        from tpusim.cli import calibrate
+        return getattr(calibrate, args.command)(args)
+    if args.command == "diff":
+        from tpusim.cli.compiled import diff
+        return diff(args)
+    return {"run": run, "compare": compare, "chips": chips, "speed": speed,
+            "bench": bench, "cache": cache}[args.command](args)
 
-    return {"run": run, "compare": compare, "diff": diff, "chips": chips, "speed": speed,
-            "bench": bench, "sweep": studies.sweep,
-            "sensitivity": studies.sensitivity, "validate": calibrate.validate,
-            "fit": calibrate.fit}[args.command](args)
+
+def cache(args: argparse.Namespace) -> int:
+    from tpusim import cache as compile_cache
+
+    if args.action == "clear":
+        n = compile_cache.clear()
+        sys.stdout.write(f"removed {n} compiled program{'s' if n != 1 else ''} from "
+                         f"{compile_cache.directory()}\n")
+        return 0
+    found = compile_cache.info()
+    state = "on" if found.enabled else "off (TPUSIM_NO_CACHE)"
+    sys.stdout.write(f"compile cache: {found.directory}\n  {state}; {found.entries} compiled "
+                     f"program{'s' if found.entries != 1 else ''}, "
+                     f"{found.bytes / 2**20:.1f} MiB (at most "
+                     f"{compile_cache.MAX_BYTES / 2**30:.0f} GiB, the oldest leave first)\n")
+    return 0
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -74,9 +93,9 @@ def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
 
 
 def run(args: argparse.Namespace) -> int:
-    from tpusim.cli.compiled import is_compiled_program, run_compiled
+    if args.model.lower().endswith((".mlir", ".mlir.gz")):  # compiled: no passes, no grouping
+        from tpusim.cli.compiled import run_compiled
 
-    if is_compiled_program(args.model):  # already compiled: no passes, no grouping
         return run_compiled(args)
     if args.vendor_profile:
         raise TpusimError("--vendor-profile goes with a program tpu-mlir compiled "
@@ -104,6 +123,8 @@ def compare(args: argparse.Namespace) -> int:
         if args.ablation else []
     diffs = {}
     if args.out:
+        from tpusim.profile.comparison import save_comparison
+
         for row in rows:
             labels = (f"{model} {row.precision} before", f"{model} {row.precision} after")
             diffs[row.precision] = save_comparison(
@@ -114,6 +135,8 @@ def compare(args: argparse.Namespace) -> int:
     if ablation:
         data["ablation"] = ablation
     def text() -> str:
+        from tpusim.profile.comparison import changes_text
+
         return format_study(data) + "".join(
             f"\n{precision}: biggest per-layer changes (all in "
             f"{Path(args.out) / precision / 'diff.txt'})\n" + changes_text(diff)
@@ -161,6 +184,8 @@ def speed(args: argparse.Namespace) -> int:
 
 def speed_report(model: str, precision: str, repeat: int, batches: list[int],
                  timing: str = "chip") -> dict:
+    from tpusim.sim.replay import bare_replay
+
     chip = load_chip("bm1684x")
     runs = []
     for batch in batches or [1]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tpusim.frontend.onnx_import import UnknownOperatorWarning
 from tpusim.outputs import dumps_json
 from tpusim.profile.summary import group_rows, kind_rows, layer_rows, time_shares
+from tpusim.progress import reporting
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 
 T = TypeVar("T")
@@ -145,25 +147,63 @@ def format_study(data: dict) -> str:
 
 
 class StatusLine:
-    """Progress of long work as one line on stderr, rewritten in place (only on a terminal:
-    logs and pipes get nothing)."""
+    """Progress of long work as one line on stderr, rewritten in place with the time so far -
+    only on a terminal (logs and pipes get nothing) and unless `quiet`. Within the block it
+    receives `tpusim.progress.report` messages; it clears itself, and says no more, once the
+    command starts printing its result."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
+        self.on = not quiet and self.stream.isatty()
         self.shown = 0
+        self._start = time.monotonic()
+        self._last = 0.0
 
     def __call__(self, message: str) -> None:
-        if not self.stream.isatty():
+        if not self.on:
             return
-        text = message[:100]
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return  # redrawing more often only costs time
+        self._last = now
+        text = f"tpusim: {message} ({now - self._start:.0f} s)"[:110]
         self.stream.write("\r" + text.ljust(self.shown))
         self.stream.flush()
         self.shown = len(text)
 
-    def __enter__(self) -> StatusLine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def finish(self) -> None:
+        """Clear the line and show nothing more."""
+        self.on = False
         if self.shown:
             self.stream.write("\r" + " " * self.shown + "\r")
             self.stream.flush()
+            self.shown = 0
+
+    def __enter__(self) -> StatusLine:
+        self._context = reporting(self)
+        self._context.__enter__()
+        self._stdout = sys.stdout
+        if self.on:
+            sys.stdout = _FirstWrite(self._stdout, self.finish)  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout = self._stdout
+        self._context.__exit__(*exc)
+        self.finish()
+
+
+class _FirstWrite:
+    """A stream that calls `before` once, before the first write goes through."""
+
+    def __init__(self, stream: Any, before: Callable[[], None]) -> None:
+        self._stream, self._before = stream, before
+
+    def write(self, text: str) -> int:
+        if self._before is not None:
+            self._before()
+            self._before = None
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -27,6 +27,10 @@ class DmaCost:
     def alone_ns(self) -> float:
         return self.fixed_ns + max(self.ddr_ns, self.engine_ns)
 
+    def scaled(self, factor: float) -> DmaCost:
+        """Every part `factor` times as long."""
+        return DmaCost(self.fixed_ns * factor, self.ddr_ns * factor, self.engine_ns * factor)
+
 
 def accesses_per_row(work: Dma, chip: Chip) -> int:
     """DDR accesses one row costs. A lone row, or a very short one, holds one of the engine's

@@ -67,8 +67,7 @@ class Timing:
             return cost
         stream = stream_ns(work, self.chip)
         ddr = stream + self.chip.chip_short_row_cost * (cost.ddr_ns - stream)
-        k = self.contention(overlap)
-        return DmaCost(cost.fixed_ns * k, ddr * k, cost.engine_ns * k)
+        return DmaCost(cost.fixed_ns, ddr, cost.engine_ns).scaled(self.contention(overlap))
 
     def contention(self, overlap: float) -> float:
         """How much longer a command takes for overlapping the other engine's work."""

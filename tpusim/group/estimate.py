@@ -29,14 +29,19 @@ class SliceCosts:
     def __init__(self, g: Graph, chip: Chip) -> None:
         self.g, self.chip = g, chip
         self._ops: dict[tuple, float] = {}
+        self._op_keys: dict[str, tuple] = {}
         self._dma: dict[Dma, float] = {}
+        self._transfers: dict[tuple, float] = {}
 
     def op_ns(self, plan: GroupPlan, slice_index: int, op_index: int) -> float:
         op, g = plan.ops[op_index], self.g
         shapes = plan.slices[slice_index]
         ins = [shapes.get(t, g.tensors[t].shape) for t in op.inputs]
         out = shapes.get(op.outputs[0], g.tensors[op.outputs[0]].shape)
-        key = (op.name, tuple(ins), out)
+        op_key = self._op_keys.get(op.name)
+        if op_key is None:
+            op_key = self._op_keys[op.name] = g.op_key(op, shapes=False)
+        key = (op_key, tuple(ins), out)  # ops of repeated blocks share their costs
         ns = self._ops.get(key)
         if ns is None:
             works = local_works(op, g, ins, out, self.chip)
@@ -44,10 +49,16 @@ class SliceCosts:
         return ns
 
     def transfer_ns(self, plan: GroupPlan, slice_index: int, tr: Transfer) -> float:
-        dma = transfer(plan, self.g, self.chip, slice_index, tr)
-        ns = self._dma.get(dma)
+        shapes = plan.slices[slice_index]
+        served = plan.ops[tr.op].kind if 0 <= tr.op < len(plan.ops) else None
+        key = (tr.tensor, tr.store, shapes.get(tr.tensor), served is OpKind.PERMUTE)
+        ns = self._transfers.get(key)
         if ns is None:
-            ns = self._dma[dma] = gdma_ns(dma, self.chip)
+            dma = transfer(plan, self.g, self.chip, slice_index, tr)
+            ns = self._dma.get(dma)
+            if ns is None:
+                ns = self._dma[dma] = gdma_ns(dma, self.chip)
+            self._transfers[key] = ns
         return ns
 
 

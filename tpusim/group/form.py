@@ -20,29 +20,21 @@ What happens to ops that do not fit local memory (the rule, in order):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tpusim.cost.gdma import gdma_ns
 from tpusim.cost.tiu import tiu_ns
 from tpusim.group.build import analyze, build_group, can_cut, escapes
 from tpusim.group.estimate import SliceCosts, group_estimate_ns
-from tpusim.group.plan import GroupPlan, Secs
+from tpusim.group.plan import GroupPlan, Secs, Segment
 from tpusim.group.rules import C, H, N, is_local
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
 from tpusim.lower.commands import Direction
 from tpusim.lower.local import local_works, slice_transfer, weight_transfer
 from tpusim.options import Options
+from tpusim.progress import report
 
 MAX_CLUSTERS = 50  # tpu-mlir's MAX_GROUP_CLUSTER: a long run is searched as about this many
-
-
-@dataclass
-class Segment:
-    """One op run as a global layer (plan is None), or a group."""
-
-    ops: list[Op]
-    plan: GroupPlan | None = None
 
 
 def _levels(size: int) -> list[int]:
@@ -81,20 +73,23 @@ class Former:
         self.costs = SliceCosts(g, chip)
         self._bounds: dict[object, float] = {}
 
-    def best_group(self, ops: list[Op]) -> tuple[float, GroupPlan | None]:
-        """These ops as one group at the first slicing that fits local memory, and its
-        estimated time. Runs of the same shape (repeated blocks) are searched once."""
+    def best_group(self, ops: list[Op]) -> tuple[float, Secs | None]:
+        """The estimated time of these ops as one group at the first slicing that fits local
+        memory, and that slicing (None: none fits). Runs of the same shape (repeated blocks)
+        are searched once."""
         key = self._signature(ops)
         found = self._plans.get(key)
         if found is None:
             cost, plan = self._search(ops)
-            self._plans[key] = (cost, None if plan is None else plan.secs)
-            return cost, plan
-        cost, secs = found
-        if secs is None:
-            return cost, None
-        return cost, build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
-                                 self.outputs, costs=self.costs)
+            found = self._plans[key] = (cost, None if plan is None else plan.secs)
+        return found
+
+    def plan(self, ops: list[Op], secs: Secs) -> GroupPlan:
+        """The group of these ops at a slicing `best_group` found."""
+        plan = build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
+                           self.outputs, costs=self.costs)
+        assert plan is not None  # the same ops at the same slicing fitted before
+        return plan
 
     def _signature(self, ops: list[Op]) -> tuple:
         """What the group search depends on, without names: kinds, attributes, shapes, dtypes,
@@ -186,18 +181,18 @@ class Former:
         longest = max(1, len(run) // MAX_CLUSTERS)
         bounds = list(range(len(run) + 1))
         if longest > 1:
-            ends = [0]
-            for seg in self._cut(run, bounds, longest):
-                ends.append(ends[-1] + len(seg.ops))
-            bounds = ends
-        return self._cut(run, bounds, len(run))
+            bounds = [0] + [end for _, end, _ in self._cut(run, bounds, longest)]
+        return [Segment(run[start:end], None if secs is None else self.plan(run[start:end], secs))
+                for start, end, secs in self._cut(run, bounds, len(run))]
 
-    def _cut(self, run: list[Op], bounds: list[int], longest: int) -> list[Segment]:
+    def _cut(self, run: list[Op], bounds: list[int], longest: int
+             ) -> list[tuple[int, int, Secs | None]]:
         """The cheapest cut of `run` into global ops and groups of at most `longest` ops that
-        start and end at `bounds` (op positions)."""
+        start and end at `bounds` (op positions), as (start, end, the group's slicing or None
+        for a global op)."""
         units = len(bounds) - 1
         best = [0.0] + [float("inf")] * units
-        choice: list[tuple[int, GroupPlan | None]] = [(0, None)] * (units + 1)
+        choice: list[tuple[int, Secs | None]] = [(0, None)] * (units + 1)
         for j in range(1, units + 1):
             end = bounds[j]
             for i in range(j - 1, -1, -1):
@@ -205,28 +200,29 @@ class Former:
                 if end - start > longest:
                     break
                 if end - start == 1:
-                    cost, plan = self.global_ns(run[start]), None
+                    cost, secs = self.global_ns(run[start]), None
                 else:
                     if best[i] + self._lower_bound(run[start:end]) >= best[j]:
                         continue  # even a perfect group of these ops would not be cheaper
-                    cost, plan = self.best_group(run[start:end])
-                    if plan is None:
+                    cost, secs = self.best_group(run[start:end])
+                    if secs is None:
                         break  # a longer group would need even more memory
                 if best[i] + cost < best[j]:
                     best[j] = best[i] + cost
-                    choice[j] = (i, plan)
-        segments: list[Segment] = []
+                    choice[j] = (i, secs)
+        cuts: list[tuple[int, int, Secs | None]] = []  # (start, end, slicing of a group)
         j = units
         while j > 0:
-            i, plan = choice[j]
-            segments.append(Segment(run[bounds[i]:bounds[j]], plan))
+            i, secs = choice[j]
+            cuts.append((bounds[i], bounds[j], secs))
             j = i
-        return list(reversed(segments))
+        return list(reversed(cuts))
 
 
-def form_groups(g: Graph, chip: Chip, opts: Options,
-                global_ns: Callable[[Op], float]) -> list[Segment]:
-    """Every op of `g`, in order, as global layers and groups."""
+def form_groups(g: Graph, chip: Chip, opts: Options, global_ns: Callable[[Op], float],
+                label: str = "layer groups") -> list[Segment]:
+    """Every op of `g`, in order, as global layers and groups (`label`: how progress
+    reports name the work)."""
     if not opts.layer_groups:
         return [Segment([op]) for op in g.ops]
     former = Former(g, chip, opts, global_ns)
@@ -241,6 +237,7 @@ def form_groups(g: Graph, chip: Chip, opts: Options,
         j = i
         while j < len(g.ops) and local[j]:
             j += 1
+        report(f"{label}: layer groups, op {i + 1} of {len(g.ops)}")
         segments += former.partition(g.ops[i:j])
         i = j
     for index, seg in enumerate(s for s in segments if s.plan is not None):

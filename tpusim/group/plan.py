@@ -86,3 +86,12 @@ class GroupPlan:
     @property
     def names(self) -> list[str]:
         return [op.name for op in self.ops]
+
+
+@dataclass
+class Segment:
+    """What the grouping makes of the ops: one op run as a global layer (plan is None), or a
+    group."""
+
+    ops: list[Op]
+    plan: GroupPlan | None = None

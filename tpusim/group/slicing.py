@@ -86,18 +86,22 @@ class SliceGrid:
         self._tensors, self._g, self._secs = tensors, g, secs_dims
         self._n, self._c, self._h = n, c, h
         self._classes: dict[tuple, dict[str, Shape]] = {}
+        self._by_index: dict[int, dict[str, Shape]] = {}
 
     def __len__(self) -> int:
         return len(self._n) * len(self._c) * (len(self._h) if self._h else 1)
 
     def __getitem__(self, index: int) -> dict[str, Shape]:
+        found = self._by_index.get(index)
+        if found is not None:
+            return found
         if not -len(self) <= index < len(self):
             raise IndexError(index)
-        index %= len(self)
         per_n = len(self._c) * (len(self._h) if self._h else 1)
-        n_i, rest = divmod(index, per_n)
+        n_i, rest = divmod(index % len(self), per_n)
         h_i, c_i = divmod(rest, len(self._c))
-        return self._shapes(self._n[n_i], self._c[c_i], h_i)
+        found = self._by_index[index] = self._shapes(self._n[n_i], self._c[c_i], h_i)
+        return found
 
     def __iter__(self) -> Iterator[dict[str, Shape]]:
         return (self[i] for i in range(len(self)))

@@ -8,6 +8,8 @@ from enum import Enum
 class DType(Enum):
     """An element type. The value is its short name; `bytes` its storage size."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hashes, fast
+
     F32 = "f32"
     F16 = "f16"
     BF16 = "bf16"

@@ -26,6 +26,7 @@ def fresh_name(stem: str, taken: Container[str], sep: str = "_", start: int = 1)
 
 
 class TensorKind(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hashes, fast
     ACTIVATION = "activation"  # computed at run time, lives in DDR between layers
     WEIGHT = "weight"  # a learned parameter, stored in DDR by the compiler
     CONST = "const"  # a constant buffer (a mask, a folded table): stored like a weight
@@ -89,6 +90,18 @@ class Graph:
             for t in op.inputs:
                 users.setdefault(t, []).append(op)
         return users
+
+    def op_key(self, op: Op, shapes: bool = True) -> tuple:
+        """What an op's cost can depend on, without names: its kind and attributes, and each
+        operand's dtype and kind (which operands are the same tensor, too) - and, with
+        `shapes`, every operand's and result's shape. Ops of repeated blocks share a key."""
+        first = {t: op.inputs.index(t) for t in op.inputs}
+        ins = tuple((first[t], self.tensors[t].dtype, self.tensors[t].kind)
+                    + ((self.tensors[t].shape,) if shapes else ()) for t in op.inputs)
+        outs = tuple((self.tensors[t].dtype,) + ((self.tensors[t].shape,) if shapes else ())
+                     for t in op.outputs)
+        attrs = tuple(sorted((k, repr(v)) for k, v in op.attrs.items()))
+        return op.kind, attrs, ins, outs
 
     def count(self, kind: OpKind) -> int:
         return sum(op.kind is kind for op in self.ops)

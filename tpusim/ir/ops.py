@@ -6,6 +6,7 @@ from enum import Enum
 
 
 class OpKind(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hashes, fast
     # element-wise with two operands (numpy broadcasting)
     ADD = "Add"
     SUB = "Sub"

@@ -15,6 +15,7 @@ from tpusim.ir.graph import Graph
 
 
 class Engine(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hashes, fast
     TIU = "TIU"
     GDMA = "GDMA"
 
@@ -143,6 +144,7 @@ TiuWork = Conv | MatMul | Arith | Special | Lookup | Pool | Broadcast
 
 
 class Direction(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity hashes, fast
     S2L = "S2L"  # DDR -> local memory (load)
     L2S = "L2S"  # local memory -> DDR (store)
     S2S = "S2S"  # DDR -> DDR (copy, permute)

@@ -1,8 +1,12 @@
-"""`lower`: a compiled graph to a `Program` of TIU and GDMA command queues."""
+"""`lower`: layer groups and global layers (the grouping's segments) to a `Program` of TIU
+and GDMA command queues; `global_op_ns`, the time of one op run alone, which the grouping
+prices its choices with."""
 
 from __future__ import annotations
 
-from tpusim.group.form import form_groups
+from collections.abc import Sequence
+
+from tpusim.group.plan import Segment
 from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Graph, Op
 from tpusim.ir.ops import VIEWS
@@ -13,7 +17,6 @@ from tpusim.lower.global_layer import emit_copies, emit_global
 from tpusim.lower.group_layer import emit_group
 from tpusim.lower.kernels import ddr_copies, plan
 from tpusim.lower.stream import Streams
-from tpusim.options import Options
 from tpusim.sim.fast import replay_ns
 
 
@@ -36,21 +39,13 @@ def global_op_ns(op: Op, graph: Graph, chip: Chip, max_commands: int = MAX_COMMA
     return replay_ns(scratch.tiu, scratch.gdma, chip)
 
 
-def lower(graph: Graph, chip: Chip, precision: str, opts: Options | None = None,
+def lower(graph: Graph, segments: Sequence[Segment], chip: Chip, precision: str,
           max_commands: int = MAX_COMMANDS) -> Program:
     """Layer groups and global layers, in graph order, as two command queues (a CompileError
     once they would hold more than `max_commands` commands)."""
-    opts = opts or Options()
     program = Program(graph.name, chip.name, precision, graph=graph)
     streams = Streams(program, max_commands)
-    cache: dict[str, float] = {}
-
-    def price(op: Op) -> float:
-        if op.name not in cache:
-            cache[op.name] = global_op_ns(op, graph, chip, max_commands)
-        return cache[op.name]
-
-    for segment in form_groups(graph, chip, opts, price):
+    for segment in segments:
         group = segment.plan
         layer_of: dict[str, int] = {}
         for op in segment.ops:

@@ -41,19 +41,27 @@ def study_passes(opts: Options, precision: str) -> list[tuple[str, Pass]]:
 def run_passes(graph: Graph, opts: Options, precision: str, fold: bool = True) -> Graph:
     """Every graph rewrite of a compile; `fold=False` leaves ops on constants unfolded (so a
     reference evaluation can still check what the rewrites did)."""
-    graph = verify(fuse_attention(verify(fold_reshape_add(graph)), precision))
+    graph = _checked(fuse_attention, _checked(fold_reshape_add, graph), precision)
     passes = study_passes(opts, precision)
     # Swin-T settles in two rounds; a graph still changing after one round per op loops.
     rounds = len(graph.ops) + 2
     for _ in range(rounds):
         before = graph
         for _, fn in passes:
-            graph = verify(fn(graph))
+            graph = _checked(fn, graph)
         if _same_ops(before, graph):
-            return verify(fold_constants(graph)) if fold else graph
+            return _checked(fold_constants, graph) if fold else graph
     raise CompileError(f"{graph.name}: the graph rewrites did not settle in {rounds} rounds")
 
 
+def _checked(fn: Callable[..., Graph], graph: Graph, *args: object) -> Graph:
+    """`fn(graph, *args)`, verified unless it left the graph as it was."""
+    new = fn(graph, *args)
+    return new if new is graph else verify(new)
+
+
 def _same_ops(a: Graph, b: Graph) -> bool:
+    if a is b:
+        return True
     return [(op.kind, op.name, op.inputs, op.outputs) for op in a.ops] == \
         [(op.kind, op.name, op.inputs, op.outputs) for op in b.ops]

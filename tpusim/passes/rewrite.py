@@ -67,6 +67,9 @@ class Rewrite:
         return name
 
     def build(self) -> Graph:
+        """The rewritten graph (the graph itself when nothing was edited)."""
+        if not (self._removed or self._replaced or self._alias or self._tensors):
+            return self.graph
         ops: list[Op] = []
         for op in self.graph.ops:
             if op.name in self._removed:

@@ -16,7 +16,7 @@ from tpusim.profile.tables import format_table, write_csv
 from tpusim.profile.trace import comparison_trace, dumps_trace
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 # What save_comparison writes, with what each file is for.
 COMPARISON_FILES = {

@@ -32,7 +32,7 @@ from tpusim.profile.summary import time_shares
 from tpusim.profile.tables import format_table, write_csv
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 SIDES = ("tpusim", "tpu-mlir")
 DIFF_FILES = {

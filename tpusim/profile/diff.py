@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tpusim.profile.summary import layer_rows, placement, time_shares
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 # How big a change must be to be named as a reason (smaller ones are noise of the schedule).
 RELATIVE_CHANGE = 0.05  # bytes, commands, TIU time: 5 %

@@ -37,7 +37,7 @@ from tpusim.profile.summary import LayerRow, group_rows, kind_rows, layer_rows, 
 from tpusim.profile.tables import summary_json
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 TIME_SCALE = 10  # stored time units per ns: 0.1 ns resolution
 FORMAT_VERSION = 1

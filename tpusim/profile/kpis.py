@@ -13,9 +13,9 @@ from tpusim.cost.tiu import issued_ops, uarch_rate, useful_ops
 from tpusim.lower.commands import TiuWork
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
     from tpusim.hw.chip import Chip
     from tpusim.lower.commands import Program
+    from tpusim.sim.result import Result
 
 
 def tiu_rate(program: Program, cmd_id: int, chip: Chip) -> float:

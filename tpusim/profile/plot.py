@@ -33,7 +33,7 @@ from tpusim.profile.series import ddr_bytes_per_bin, lmem_series, nice_bin_ns, p
 from tpusim.profile.summary import group_rows, layer_rows
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 _WIDTH_IN, _DPI = 14.0, 110
 _LANES = {"TIU": 0.0, "GDMA": 1.15}  # lane bottoms; layers sit above them

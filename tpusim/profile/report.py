@@ -24,7 +24,7 @@ from tpusim.profile.tables import (
 from tpusim.profile.trace import chrome_trace, dumps_trace
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 # What --out writes, with what each file is for (the README and `tpusim run` list them).
 OUTPUT_FILES = {

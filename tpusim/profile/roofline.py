@@ -35,7 +35,7 @@ from tpusim.profile.colors import GROUP_COLOR
 from tpusim.profile.summary import placement
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 ROOF_PRECISIONS = ("f32", "f16", "int8")  # always marked, besides the run's own
 # distinct colours first (tab10 without its purple, the groups' colour), then lighter ones

@@ -11,7 +11,7 @@ import numpy as np
 from tpusim.profile.summary import group_rows, layer_rows
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 
 def lmem_spans(result: Result) -> list[tuple[float, float, int]]:

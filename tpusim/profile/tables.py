@@ -17,7 +17,7 @@ from tpusim.profile.kpis import engine_rows, kpis
 from tpusim.profile.summary import group_rows, kind_rows, layer_rows, time_shares
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 
 def _us(ns: float) -> str:

@@ -24,7 +24,7 @@ from tpusim.profile.series import ddr_series, lmem_series, pack_rows
 from tpusim.profile.summary import group_rows, layer_rows
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 TIU_TID, GDMA_TID = 1, 2
 GROUP_TID0, LAYER_TID0 = 100, 1000  # first track of each kind; more follow when spans overlap

@@ -24,7 +24,7 @@ from tpusim.profile.tables import format_table, write_csv
 from tpusim.profile.trace import comparison_trace, dumps_trace
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 LABELS = ("tpusim", "tpu-mlir")
 # What --vendor-profile adds to --out (timeline.html and trace.json then hold both runs).

@@ -1,10 +1,11 @@
 """The simulation: one simpy process per engine walking its queue in order.
 
 A command starts when its engine is free and the command it waits for on the other engine has
-finished (plus the sync latency). TIU commands take their time under the timing model (`chip`
-or `vendor`, cost/timing.py); GDMA commands take their start-up time, then draw on the shared
-DDR bus. Under the chip model a command that overlaps the other engine's work is slowed by
-contention (sim/overlap.py). Every command leaves one `Record`.
+finished (plus the sync latency). Each command takes its time under the timing model (`chip`
+or `vendor`, cost/timing.py), priced before the run: under the chip model a command that
+overlaps the other engine's work is slowed by contention (sim/overlap.py). Transfers of DMA
+engines that share DDR draw on the bus (`DdrBus`); a lone engine has DDR to itself. The run
+keeps each command's start and end (`Timeline`); its `Record`s are made from them on demand.
 """
 
 from __future__ import annotations
@@ -43,6 +44,41 @@ class Record:
         return self.end_ns - self.start_ns
 
 
+@dataclass
+class Timeline:
+    """When each command of a program ran: start and end (ns) per engine, by command index."""
+
+    program: Program
+    tiu_start: list[float]
+    tiu_end: list[float]
+    gdma_start: list[float]
+    gdma_end: list[float]
+
+    @property
+    def total_ns(self) -> float:
+        return max(max(self.tiu_end, default=0.0), max(self.gdma_end, default=0.0))
+
+    def busy_ns(self, engine: str) -> float:
+        starts, ends = ((self.tiu_start, self.tiu_end) if engine == "TIU" else
+                        (self.gdma_start, self.gdma_end))
+        return sum(end - start for start, end in zip(starts, ends))
+
+    def records(self) -> list[Record]:
+        """One record per command, in order of start (then engine, then id)."""
+        out = []
+        for engine, queue, starts, ends in (
+                ("TIU", self.program.tiu, self.tiu_start, self.tiu_end),
+                ("GDMA", self.program.gdma, self.gdma_start, self.gdma_end)):
+            for cmd, start, end in zip(queue, starts, ends):
+                work = cmd.work
+                nbytes, direction = ((work.bytes, work.direction.value) if isinstance(work, Dma)
+                                     else (0, ""))
+                out.append(Record(engine, cmd.id, cmd.dep, work.kind, cmd.layer, cmd.group,
+                                  cmd.slice, start, end, nbytes, direction, cmd.tensor))
+        out.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
+        return out
+
+
 def check_dependencies(program: Program) -> None:
     """Reject waits that can never be met - on a command that does not exist, or in a cycle -
     before simulating (they would stop the engines), naming the commands and their layers."""
@@ -57,75 +93,104 @@ def _layer_of(program: Program) -> Describe:
     return describe
 
 
-class Simulation:
-    """All state of one run: the simpy environment, the engines' progress, the records."""
+def tiu_durations(program: Program, timing: Timing, overlap: list[float] | None) -> list[float]:
+    """Every TIU command's time under `timing` (`overlap`: each one's, for contention); the
+    same work is priced once."""
+    cache: dict[object, float] = {}
+    out = []
+    for c in program.tiu:
+        ns = cache.get(c.work)
+        if ns is None:
+            ns = cache[c.work] = timing.tiu_ns(c.work)
+        out.append(ns)
+    if overlap is not None:
+        out = [ns * timing.contention(f) for ns, f in zip(out, overlap)]
+    return out
 
-    def __init__(self, program: Program, chip: Chip, timing: str = DEFAULT_TIMING) -> None:
+
+def dma_costs(program: Program, timing: Timing, overlap: list[float] | None) -> list[DmaCost]:
+    """Every GDMA command's cost under `timing`, as `tiu_durations`."""
+    cache: dict[Dma, DmaCost] = {}
+    out = []
+    for c in program.gdma:
+        cost = cache.get(c.work)
+        if cost is None:
+            cost = cache[c.work] = timing.dma(c.work)
+        out.append(cost)
+    if overlap is not None:
+        out = [cost.scaled(timing.contention(f)) for cost, f in zip(out, overlap)]
+    return out
+
+
+class Simulation:
+    """All state of one run: the simpy environment and the engines' progress."""
+
+    def __init__(self, program: Program, chip: Chip, timing: str = DEFAULT_TIMING,
+                 dma_engines: int = 1) -> None:
         check_dependencies(program)
         self.program = program
         self.chip = chip
         self.timing = Timing(chip, parse_timing(timing))
-        self.env = simpy.Environment()
-        self.bus = DdrBus(self.env)
-        self.records: list[Record] = []
-        self._done = {e: [self.env.event() for _ in range(len(program.queue(e)) + 1)]
-                      for e in Engine}
-        self._end = {e: [0.0] * (len(program.queue(e)) + 1) for e in Engine}
-        for e in Engine:
-            self._done[e][0].succeed()  # id 0: "waits for nothing"
-        self._tiu_cache: dict[object, float] = {}
-        self._dma_cache: dict[Dma, DmaCost] = {}
-        # contention: each command's overlap with the other engine in the vendor schedule
-        self._overlap = None
+        overlap: tuple[list[float] | None, list[float] | None] = (None, None)
         if self.timing.is_chip and chip.chip_contention:
             tiu, gdma = overlap_fractions(program, chip)
-            self._overlap = {Engine.TIU: tiu.tolist(), Engine.GDMA: gdma.tolist()}
+            overlap = (tiu.tolist(), gdma.tolist())
+        self.tiu_ns = tiu_durations(program, self.timing, overlap[0])
+        self.dma = dma_costs(program, self.timing, overlap[1])
+        self.env = simpy.Environment()
+        # with one DMA engine DDR is never shared: a transfer takes its time alone
+        self.bus = DdrBus(self.env) if dma_engines > 1 else None
+        n_tiu, n_gdma = len(program.tiu), len(program.gdma)
+        self.start = {Engine.TIU: [0.0] * n_tiu, Engine.GDMA: [0.0] * n_gdma}
+        self.end = {Engine.TIU: [0.0] * (n_tiu + 1), Engine.GDMA: [0.0] * (n_gdma + 1)}
+        # an event only for the commands the other engine waits for
+        self._done = {e: {c.dep: self.env.event() for c in program.queue(e.other) if c.dep}
+                      for e in Engine}
+        self._finished = {Engine.TIU: 0, Engine.GDMA: 0}
 
-    def run(self) -> list[Record]:
+    def execute(self) -> Timeline:
         procs = [self.env.process(self._engine(e)) for e in Engine]
         self.env.run()
         if any(p.is_alive for p in procs):  # only if check_dependencies was bypassed
-            i, j = (sum(ev.processed for ev in self._done[e][1:]) for e in Engine)
-            raise stall_error(self.program.tiu, self.program.gdma, i, j,
+            raise stall_error(self.program.tiu, self.program.gdma,
+                              self._finished[Engine.TIU], self._finished[Engine.GDMA],
                               _layer_of(self.program))
-        self.records.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
-        return self.records
+        return Timeline(self.program, self.start[Engine.TIU], self.end[Engine.TIU][1:],
+                        self.start[Engine.GDMA], self.end[Engine.GDMA][1:])
+
+    def run(self) -> list[Record]:
+        return self.execute().records()
 
     def _engine(self, engine: Engine) -> Generator[simpy.Event, None, None]:
-        env, timing = self.env, self.timing
-        other_done, other_end = self._done[engine.other], self._end[engine.other]
-        sync = timing.sync_ns(engine is Engine.TIU)
-        overlap = self._overlap[engine] if self._overlap else None
-        for cmd in self.program.queue(engine):
-            if cmd.dep:
-                if not other_done[cmd.dep].processed:
-                    yield other_done[cmd.dep]
-                ready = other_end[cmd.dep] + sync
-                if ready > env.now:
-                    yield env.timeout(ready - env.now)
-            start = env.now
-            work = cmd.work
-            if isinstance(work, Dma):
-                if overlap:  # contention makes each command's cost its own
-                    cost = timing.dma(work, overlap[cmd.id - 1])
-                else:
-                    cost = self._dma_cache.get(work) or self._dma_cache.setdefault(
-                        work, timing.dma(work))
+        env, timeout = self.env, self.env.timeout
+        other_done, other_end = self._done[engine.other], self.end[engine.other]
+        mine_done, starts, ends = self._done[engine], self.start[engine], self.end[engine]
+        sync = self.timing.sync_ns(engine is Engine.TIU)
+        if engine is Engine.TIU:
+            costs: list = self.tiu_ns
+        else:
+            costs = [c.alone_ns for c in self.dma] if self.bus is None else self.dma
+        finished = self._finished
+        for i, cmd in enumerate(self.program.queue(engine)):
+            dep = cmd.dep
+            if dep:
+                event = other_done[dep]
+                if not event.processed:
+                    yield event
+                if sync:
+                    ready = other_end[dep] + sync
+                    if ready > env.now:
+                        yield timeout(ready - env.now)
+            starts[i] = env.now
+            cost = costs[i]
+            if isinstance(cost, DmaCost):  # sharing DDR with other engines
                 if cost.fixed_ns:
-                    yield env.timeout(cost.fixed_ns)
+                    yield timeout(cost.fixed_ns)
                 yield from self.bus.transfer(cost.ddr_ns, cost.engine_ns)
-                nbytes, direction = work.bytes, work.direction.value
             else:
-                if overlap:
-                    ns = timing.tiu_ns(work, overlap[cmd.id - 1])
-                else:
-                    ns = self._tiu_cache.get(work)
-                    if ns is None:
-                        ns = self._tiu_cache.setdefault(work, timing.tiu_ns(work))
-                yield env.timeout(ns)
-                nbytes, direction = 0, ""
-            self._end[engine][cmd.id] = env.now
-            self.records.append(Record(engine.value, cmd.id, cmd.dep, work.kind, cmd.layer,
-                                       cmd.group, cmd.slice, start, env.now, nbytes, direction,
-                                       cmd.tensor))
-            self._done[engine][cmd.id].succeed()
+                yield timeout(cost)
+            ends[i + 1] = env.now
+            finished[engine] = i + 1
+            done = mine_done.get(i + 1)
+            if done is not None:
+                done.succeed()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from tpusim.cost.roofline import roofline_ns
 
 if TYPE_CHECKING:
-    from tpusim.api import Result
+    from tpusim.sim.result import Result
 
 _TOL = 1e-6  # ns of floating-point slack
 

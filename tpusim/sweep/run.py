@@ -14,6 +14,7 @@ from tpusim.frontend.load import model_label
 from tpusim.hw.chip import Chip, load_chip, timing_fields
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS, MAX_SWEEP_POINTS, check_bound
+from tpusim.progress import reporting
 from tpusim.sweep.execute import ExecutorSpec, ProgressLine, ProgressSpec, run_tasks
 from tpusim.sweep.params import (
     COMPILER_SETTINGS,
@@ -122,7 +123,8 @@ def _run(model: str | Graph, base: Chip, params: list[str], axes: dict[str, list
     line = ProgressLine(f"sweep {label}") if _show(progress) else None
     report = line if line is not None else (progress if callable(progress) else None)
     try:
-        outcome = run_tasks(tasks, executor, workers, report)
+        with reporting(None):  # the sweep's own line, not its compiles', says how far it is
+            outcome = run_tasks(tasks, executor, workers, report)
     finally:
         if line is not None:
             line.close()
