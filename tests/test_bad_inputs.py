@@ -64,7 +64,7 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
         ("missing .onnx", {}, ["run", "missing.onnx"], "model file not found: missing.onnx"),
         ("missing dir", {}, ["run", "no/such/m.onnx"], "model file not found: no/such/m.onnx"),
         ("a directory", {"d.onnx/keep": "x"}, ["run", "{d.onnx}"], "model file not found"),
-        ("unknown kind", {"m.txt": "hello"}, ["run", "{m.txt}"], "cannot read this kind"),
+        ("unknown kind", {"m.txt": "hello"}, ["run", "{m.txt}"], "not a model tpusim reads"),
         ("missing final.mlir", {}, ["run", "gone_final.mlir"], "model file not found"),
         ("compare missing", {}, ["compare", "missing.onnx"], "model file not found"),
         ("sweep unknown", {}, ["sweep", "swin-q", "--set", "ddr_gbps=32,64"],
@@ -230,7 +230,7 @@ CASES: dict[str, list[tuple[str, dict, list[str], str]]] = {
          "entry 'relu' has no numeric chip_ms or vendor_ms"),
     ],
     "command-line argument": [
-        ("no command", {}, [], "the following arguments are required: command"),
+        ("no command", {}, [], "give a command: run, compare, diff, chips, speed"),
         ("unknown command", {}, ["simulate"], "argument command: invalid choice: 'simulate'"),
         ("no model", {}, ["run"], "the following arguments are required: model"),
         ("unknown option", {}, ["run", "swin-t", "--fast"], "unrecognized arguments: --fast"),

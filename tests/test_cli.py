@@ -73,3 +73,14 @@ def test_bad_profile_is_one_line_and_exit_2(tmp_path, text, words):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and words in proc.stderr and str(profile) in proc.stderr
     assert not out.exists()
+
+
+def test_examples_are_written_whole_into_a_new_folder(tmp_path, capsys):
+    assert main(["examples", str(tmp_path / "ex")]) == 0
+    assert "matmul/" in capsys.readouterr().out
+    names = {p.name for p in (tmp_path / "ex").iterdir()}
+    assert names == {"matmul", "tpu-mlir", "silicon", "onnx"}
+    assert (tmp_path / "ex" / "silicon" / "chip_times.csv").is_file()
+    # a folder that holds something is left alone
+    assert main(["examples", str(tmp_path / "ex")]) == 2
+    assert "exists and is not an empty directory" in capsys.readouterr().err

@@ -25,3 +25,16 @@ def test_structural_sweep_fields_exist():
     from tpusim.sweep.params import STRUCTURAL_FIELDS
 
     assert set(field_names()) >= STRUCTURAL_FIELDS
+
+
+def test_every_example_file_ships():
+    """`tpusim examples` copies tpusim/examples/ from the installed package: each of its files
+    must match a package-data pattern (setuptools globs do not recurse)."""
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["tpusim"]
+    files = [p.relative_to(ROOT / "tpusim").as_posix()
+             for p in (ROOT / "tpusim" / "examples").rglob("*") if p.is_file()]
+    assert files and all(any(fnmatch(f, pat) and f.count("/") == pat.count("/")
+                             for pat in patterns) for f in files), files

@@ -1,5 +1,5 @@
-"""The command line: `tpusim run | compare | diff | chips | speed | validate | fit | bench | sweep |
-sensitivity` (`tpusim -h` says what each does).
+"""The command line: `tpusim run | compare | diff | chips | speed | validate | fit | examples |
+cache | bench | sweep | sensitivity` (`tpusim -h` says what each does).
 
 Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 
@@ -48,6 +49,11 @@ def _max_commands(p: argparse.ArgumentParser) -> None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every bad input
+        if "required: command" in message:  # no command: say which there are
+            commands = next(a for a in self._actions
+                            if isinstance(a, argparse._SubParsersAction)).choices
+            message = (f"give a command: {', '.join(commands)} (`{self.prog} COMMAND -h` "
+                       "says what each does)")
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 
@@ -174,6 +180,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --silicon: print one JSON object")
     _no_cache(fit)
 
+    examples = sub.add_parser("examples", help="write example inputs (a program tpu-mlir "
+                                               "compiled, its cycles, chip times) to try the "
+                                               "commands that read files")
+    examples.add_argument("directory", help="a new (or empty) directory")
+
     cache = sub.add_parser("cache", help="the compile cache: where it is and what it holds "
                                          "(info), or empty it (clear)")
     cache.add_argument("action", choices=("info", "clear"))
@@ -236,7 +247,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     args = _parser().parse_args(argv)
+    args.started = started  # `run --json` reports the command's wall time
     if getattr(args, "no_cache", False):
         os.environ["TPUSIM_NO_CACHE"] = "1"  # for this process and the workers it starts
     from tpusim.cli import tasks

@@ -8,6 +8,7 @@ every group), and its batch is the file's.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from tpusim.api import Result, load_program, simulate
@@ -45,10 +46,12 @@ def run_compiled(args: argparse.Namespace) -> int:
             save_vendor_comparison(result, vendor, comparison, Path(args.out))
         else:
             result.save(Path(args.out))
+
     def data() -> dict:
         summary = result.summary()
         if vendor is not None and comparison is not None:
             summary["vendor"] = _vendor_summary(vendor, comparison)
+        summary["wall_s"] = round(time.perf_counter() - args.started, 3)
         return summary
 
     def text() -> str:

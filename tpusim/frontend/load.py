@@ -28,7 +28,8 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
         raise ModelError(f"batch size must be at most {max_elements:,} (max_elements), got "
                          f"{shown}")
     compiled = spec.lower().endswith((".mlir", ".mlir.gz"))
-    looks_like_path = spec.lower().endswith(".onnx") or compiled or "/" in spec or "\\" in spec
+    looks_like_path = (spec.lower().endswith(".onnx") or compiled or "/" in spec
+                       or "\\" in spec or "." in spec or Path(spec).exists())
     if not looks_like_path:
         graph = build_model(spec, batch or 1)
         return check_model_size(graph, f"model {spec!r} at batch {batch or 1}", max_ops,
@@ -44,8 +45,9 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
     if compiled:
         raise ModelError(f"{spec}: a program tpu-mlir already compiled cannot be compiled "
                          "again; `tpusim run` (tpusim.load_program) simulates it as compiled")
-    raise ModelError(f"{spec}: cannot read this kind of model file yet "
-                     "(supported: built-in model names and .onnx files)")
+    raise ModelError(f"{spec}: not a model tpusim reads (give a built-in model name such as "
+                     "swin-t, an .onnx file, or a program tpu-mlir compiled, *_final.mlir or "
+                     ".mlir.gz)")
 
 
 def model_label(model: str | Graph) -> str:

@@ -110,8 +110,9 @@ def _read(path: str | Path | Any) -> tuple[Any, str]:
     try:
         import onnx
     except ImportError:
-        raise ModelError("reading ONNX files needs the onnx package "
-                         "(pip install 'tpusim[onnx]')") from None
+        raise ModelError("reading ONNX files needs the onnx package: pip install "
+                         "'tpusim[onnx]' (from a checkout of tpusim: pip install '.[onnx]')"
+                         ) from None
     if isinstance(path, onnx.ModelProto):
         return path, path.graph.name or "<onnx model>"
     where = str(path)
