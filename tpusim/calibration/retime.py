@@ -74,7 +74,7 @@ class Retimer:
         self.dma_stream = np.array([stream_ns(c.work, chip) if isinstance(c.work, Dma) else 0.0
                                     for c in program.gdma], dtype=float)
         self.dma_extra = ddr - self.dma_stream
-        self.overlap = overlap_fractions(program, chip)
+        self.overlap = tuple(np.array(f, dtype=float) for f in overlap_fractions(program, chip))
         self.sync = (vendor.sync_ns(True), vendor.sync_ns(False))  # waits ending on TIU, GDMA
         self.vendor_total_ns = self._replay(
             (self.tiu_ns, self.dma_fixed + np.maximum(ddr, self.dma_engine)))[0]

@@ -65,14 +65,18 @@ def h_ranges(ops: list[Op], g: Graph, stores: list[str], parts: int) -> list[dic
     """Per h-slice, the dim-2 range of every tensor of the group: the outputs' rows cut into
     `parts`, widened backwards by each convolution's or pool's halo, clipped to the tensor."""
     heights = {g.tensors[t].shape[2] for t in stores}
-    maps = _row_maps(ops, g, stores)
+    # per tensor: its height, and its row maps (None: the output's rows themselves)
+    tensors = [(t, g.tensors[t].shape[2], None if tmaps == (_SAME_ROWS,) else tmaps)
+               for t, tmaps in _row_maps(ops, g, stores).items()]
     result = []
     for lo, hi in pieces(heights.pop(), parts):
         ranges = {}
-        for t, tmaps in maps.items():
-            size = g.tensors[t].shape[2]
-            ranges[t] = (max(0, min(lo * s + a for s, a, _ in tmaps)),
-                         min(size, max((hi - 1) * s + b + 1 for s, _, b in tmaps)))
+        for t, size, tmaps in tensors:
+            if tmaps is None:
+                ranges[t] = (lo, min(size, hi))
+            else:
+                ranges[t] = (max(0, min(lo * s + a for s, a, _ in tmaps)),
+                             min(size, max((hi - 1) * s + b + 1 for s, _, b in tmaps)))
         result.append(ranges)
     return result
 

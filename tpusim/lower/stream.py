@@ -12,6 +12,7 @@ class Streams:
         self.program = program
         self.max_commands = max_commands
         self._room = max_commands  # commands left before the bound
+        self._works: dict[Work, Work] = {}  # equal work shared: less memory, faster pickles
 
     def emit(self, engine: Engine, work: Work, dep: int, layer: int, group: int = -1,
              slice_: int = -1, tensor: str = "") -> int:
@@ -21,6 +22,7 @@ class Streams:
             raise self._too_many(layer)
         queue = self.program.queue(engine)
         cmd_id = len(queue) + 1
+        work = self._works.setdefault(work, work)
         queue.append(Command(engine, cmd_id, dep, work, layer, group, slice_, tensor))
         return cmd_id
 

@@ -133,8 +133,7 @@ class Simulation:
         self.timing = Timing(chip, parse_timing(timing))
         overlap: tuple[list[float] | None, list[float] | None] = (None, None)
         if self.timing.is_chip and chip.chip_contention:
-            tiu, gdma = overlap_fractions(program, chip)
-            overlap = (tiu.tolist(), gdma.tolist())
+            overlap = overlap_fractions(program, chip)
         self.tiu_ns = tiu_durations(program, self.timing, overlap[0])
         self.dma = dma_costs(program, self.timing, overlap[1])
         self.env = simpy.Environment()

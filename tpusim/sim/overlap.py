@@ -10,40 +10,36 @@ reported here as the simulation reports them.
 
 from __future__ import annotations
 
-import numpy as np
-
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Program
 from tpusim.sim.fast import schedule
 
 
-def _busy_within(starts: np.ndarray, ends: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                 ) -> np.ndarray:
-    """Time the (disjoint, ordered) intervals [starts, ends) cover within each [lo, hi)."""
-    if not len(starts):
-        return np.zeros(len(lo))
-    before = np.concatenate([[0.0], np.cumsum(ends - starts)])  # busy before interval k
+def _fractions(starts: list[float], ends: list[float], other_starts: list[float],
+               other_ends: list[float]) -> list[float]:
+    """Per interval [start, end), the share of it the other intervals cover (both lists of
+    disjoint intervals in order: one sweep)."""
+    out = []
+    k, n = 0, len(other_starts)
+    for s, e in zip(starts, ends):
+        if e <= s:
+            out.append(0.0)
+            continue
+        while k < n and other_ends[k] <= s:
+            k += 1
+        busy, j = 0.0, k
+        while j < n and other_starts[j] < e:
+            busy += min(e, other_ends[j]) - max(s, other_starts[j])
+            j += 1
+        out.append(busy / (e - s))
+    return out
 
-    def covered(t: np.ndarray) -> np.ndarray:  # busy time in [0, t)
-        k = np.searchsorted(starts, t, side="right")  # intervals starting before t
-        last = np.maximum(k - 1, 0)
-        partial = np.clip(t - starts[last], 0.0, ends[last] - starts[last])
-        return np.where(k > 0, before[last] + partial, 0.0)
 
-    return covered(hi) - covered(lo)
-
-
-def overlap_fractions(program: Program, chip: Chip) -> tuple[np.ndarray, np.ndarray]:
+def overlap_fractions(program: Program, chip: Chip) -> tuple[list[float], list[float]]:
     """For every TIU command, then every GDMA command: the fraction of its vendor-model time
     during which the other engine is busy (0 for a command of no duration)."""
-    ts, te, gs, ge = (np.array(x) for x in schedule(program.tiu, program.gdma, chip))
-
-    def fraction(s: np.ndarray, e: np.ndarray, os: np.ndarray, oe: np.ndarray) -> np.ndarray:
-        d = e - s
-        busy = _busy_within(os, oe, s, e)
-        return np.divide(busy, d, out=np.zeros_like(d), where=d > 0)
-
-    return fraction(ts, te, gs, ge), fraction(gs, ge, ts, te)
+    ts, te, gs, ge = schedule(program.tiu, program.gdma, chip)
+    return _fractions(ts, te, gs, ge), _fractions(gs, ge, ts, te)
 
 
 __all__ = ["overlap_fractions"]
