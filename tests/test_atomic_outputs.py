@@ -39,8 +39,9 @@ def _fail(*args, **kwargs):
 @pytest.fixture(autouse=True)
 def quick_figures(monkeypatch):
     """Figures drawn as a few bytes: what is tested is how files are written, not drawn."""
-    def draw(result, path, **kwargs):
-        Path(path).write_bytes(f"figure of {result.total_ns} ns\n".encode())
+    def draw(result, paths, **kwargs):
+        for path in [paths] if isinstance(paths, Path) else paths:
+            Path(path).write_bytes(f"figure of {result.total_ns} ns\n".encode())
 
     monkeypatch.setattr(report, "plot_timeline", draw)
     monkeypatch.setattr(report, "plot_roofline", draw)

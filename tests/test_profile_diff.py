@@ -12,7 +12,13 @@ from test_profile_trace import check_against_records, check_trace
 
 from tpusim.cli import main
 from tpusim.frontend.swin import SwinConfig, build_swin
-from tpusim.profile.comparison import COMPARISON_FILES, RUN_DIRS, diff_text, save_comparison
+from tpusim.profile.comparison import (
+    COMPARISON_FILES,
+    RUN_DIRS,
+    RUN_FILES,
+    diff_text,
+    save_comparison,
+)
 from tpusim.profile.diff import diff_runs
 from tpusim.profile.report import OUTPUT_FILES
 from tpusim.profile.summary import kind_rows, layer_rows, time_shares
@@ -166,6 +172,7 @@ def test_compare_out_writes_each_precision(tmp_path, monkeypatch, capsys, chip):
     assert sorted(p.name for p in (out / "f16").iterdir()) == sorted([*COMPARISON_FILES,
                                                                        *RUN_DIRS])
     for run in RUN_DIRS:
-        assert sorted(p.name for p in (out / "f16" / run).iterdir()) == sorted(OUTPUT_FILES)
+        assert sorted(p.name for p in (out / "f16" / run).iterdir()) == sorted(RUN_FILES)
+    assert set(RUN_FILES) < set(OUTPUT_FILES) and "timeline.html" in RUN_FILES
     data = json.loads((out / "f16" / "diff.json").read_text())
     assert data["before"]["label"] == "tiny f16 before" and data["counts"]["removed"] > 0

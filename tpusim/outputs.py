@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,12 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
-def save_figure(fig: Any, path: str | Path, **options: Any) -> None:
-    """`fig.savefig` through `write_atomic`, in the format the path's suffix names, without
-    timestamps (the same figure gives the same bytes)."""
-    path = Path(path)
-    meta = {"Software": None} if path.suffix.lower() == ".png" else {"Date": None}
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".").lower()
-                                               or None, metadata=meta, **options))
+def save_figure(fig: Any, path: str | Path | Sequence[str | Path], **options: Any) -> None:
+    """`fig.savefig` through `write_atomic` to each path, in the format its suffix names,
+    without timestamps (the same figure gives the same bytes). One figure drawn once can go
+    to a PNG and an SVG."""
+    for one in [path] if isinstance(path, (str, Path)) else path:
+        one = Path(one)
+        meta = {"Software": None} if one.suffix.lower() == ".png" else {"Date": None}
+        write_atomic(one, lambda tmp, one=one, meta=meta: fig.savefig(
+            tmp, format=one.suffix.lstrip(".").lower() or None, metadata=meta, **options))

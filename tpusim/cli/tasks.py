@@ -130,13 +130,15 @@ def compare(args: argparse.Namespace) -> int:
         if args.ablation else []
     diffs = {}
     if args.out:
-        from tpusim.profile.comparison import save_comparison
+        from tpusim.profile.comparison import save_comparisons
+        from tpusim.progress import report
 
-        for row in rows:
-            labels = (f"{model} {row.precision} before", f"{model} {row.precision} after")
-            diffs[row.precision] = save_comparison(
-                row.before, row.after, Path(args.out) / row.precision, labels,
-                f"{model} {row.precision} on {chip.name}: before vs after the optimisations")
+        report(f"writing timelines and tables for {len(rows)} precisions")
+        jobs = [(row.before, row.after, Path(args.out) / row.precision,
+                 (f"{model} {row.precision} before", f"{model} {row.precision} after"),
+                 f"{model} {row.precision} on {chip.name}: before vs after the optimisations")
+                for row in rows]
+        diffs = dict(zip((row.precision for row in rows), save_comparisons(jobs)))
     data = {"model": model, "chip": chip.name, "batch": graph.batch, "timing": args.timing,
             "rows": [row.to_dict() for row in rows]}
     if ablation:

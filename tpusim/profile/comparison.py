@@ -3,7 +3,10 @@ PNG/SVG) and the per-layer difference table (text, CSV, JSON) from tpusim.profil
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +14,7 @@ from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.diff import LayerDiff, LayerStats, RunDiff, diff_runs
 from tpusim.profile.html import timeline_html
 from tpusim.profile.plot import plot_timelines
-from tpusim.profile.report import save_result
+from tpusim.profile.report import FIGURES, OUTPUT_FILES, write_result_files
 from tpusim.profile.tables import format_table, write_csv
 from tpusim.profile.trace import comparison_trace, dumps_trace
 
@@ -28,7 +31,9 @@ COMPARISON_FILES = {
     "diff.csv": "per layer: share of the time before and after, bytes, overlap, commands, why",
     "diff.json": "the same with nanosecond values, and the totals",
 }
-RUN_DIRS = ("before", "after")  # each run's own outputs (tpusim.profile.report.OUTPUT_FILES)
+RUN_DIRS = ("before", "after")
+# each run's own outputs in its folder: all but the static figures (OUTPUT_FILES, FIGURES)
+RUN_FILES = tuple(name for name in OUTPUT_FILES if name not in FIGURES)
 
 
 def _us(ns: float) -> str:
@@ -139,22 +144,49 @@ def _fmt(value: float, sign: bool = False) -> str:
 def save_comparison(before: Result, after: Result, directory: Path,
                     labels: tuple[str, str] = ("before", "after"), title: str = "",
                     runs: bool = True) -> RunDiff:
-    """Write COMPARISON_FILES into `directory` (and, with `runs`, each run's own outputs into
+    """Write COMPARISON_FILES into `directory` (and, with `runs`, each run's RUN_FILES into
     before/ and after/): all of them or, on error, none. Returns the difference."""
-    diff = diff_runs(before, after, labels)
-    title = title or f"{labels[0]} vs {labels[1]}"
-    with staged_directory(Path(directory)) as tmp:
-        (tmp / "timeline.html").write_text(timeline_html([before, after], labels, title),
-                                           encoding="utf-8")
-        (tmp / "trace.json").write_text(dumps_trace(comparison_trace([before, after], labels)),
-                                        encoding="utf-8")
-        for suffix in ("png", "svg"):
-            plot_timelines([before, after], tmp / f"timeline.{suffix}", labels)
-        (tmp / "diff.txt").write_text(diff_text(diff, title), encoding="utf-8")
-        write_csv(tmp / "diff.csv", diff_table(diff))
-        (tmp / "diff.json").write_text(dumps_json({"title": title, **diff.to_dict()}),
+    return save_comparisons([(before, after, Path(directory), labels, title)], runs,
+                            workers=1)[0]
+
+
+# before, after, the folder, the two runs' labels, the title
+Job = tuple["Result", "Result", Path, tuple[str, str], str]
+
+
+def save_comparisons(jobs: Sequence[Job], runs: bool = True,
+                     workers: int | None = None) -> list[RunDiff]:
+    """`save_comparison` for several pairs, their files drawn in `workers` processes (default:
+    one per core; 1: here). Each folder is written whole or not at all."""
+    diffs = [diff_runs(before, after, labels) for before, after, _, labels, _ in jobs]
+    with ExitStack() as stack:
+        tasks = []
+        for (before, after, folder, labels, title), diff in zip(jobs, diffs):
+            tmp = stack.enter_context(staged_directory(folder))
+            tasks.append((_write_comparison, (before, after, tmp, labels,
+                                              title or f"{labels[0]} vs {labels[1]}", diff)))
+            for name, result in zip(RUN_DIRS, (before, after)) if runs else ():
+                (tmp / name).mkdir()
+                tasks.append((write_result_files, (result, tmp / name, True, False)))
+        workers = min(len(tasks), workers or os.cpu_count() or 1)
+        if workers <= 1:
+            for fn, args in tasks:
+                fn(*args)
+        else:  # drawing figures is most of the time: spread it over the cores
+            with ProcessPoolExecutor(workers) as pool:
+                for done in [pool.submit(fn, *args) for fn, args in tasks]:
+                    done.result()
+    return diffs
+
+
+def _write_comparison(before: Result, after: Result, tmp: Path, labels: tuple[str, str],
+                      title: str, diff: RunDiff) -> None:
+    (tmp / "timeline.html").write_text(timeline_html([before, after], labels, title),
                                        encoding="utf-8")
-        if runs:
-            for name, result in zip(RUN_DIRS, (before, after)):
-                save_result(result, tmp / name)
-    return diff
+    (tmp / "trace.json").write_text(dumps_trace(comparison_trace([before, after], labels)),
+                                    encoding="utf-8")
+    plot_timelines([before, after], [tmp / "timeline.png", tmp / "timeline.svg"], labels)
+    (tmp / "diff.txt").write_text(diff_text(diff, title), encoding="utf-8")
+    write_csv(tmp / "diff.csv", diff_table(diff))
+    (tmp / "diff.json").write_text(dumps_json({"title": title, **diff.to_dict()}),
+                                   encoding="utf-8")

@@ -7,6 +7,7 @@ overlap and how hard DDR works. Ratios are plain fractions (0.5 is 50 %); all ti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tpusim.cost.tiu import issued_ops, uarch_rate, useful_ops
@@ -22,7 +23,12 @@ def tiu_rate(program: Program, cmd_id: int, chip: Chip) -> float:
     """The uArch rate of one TIU command; 1.0 for a command the cost model has no record of
     (one read from tpu-mlir's profile)."""
     work = program.tiu[cmd_id - 1].work
-    return uarch_rate(work, chip) if isinstance(work, TiuWork) else 1.0
+    return _rate(work, chip) if isinstance(work, TiuWork) else 1.0
+
+
+@lru_cache(maxsize=4096)
+def _rate(work: TiuWork, chip: Chip) -> float:  # a program repeats its work many times
+    return uarch_rate(work, chip)
 
 
 @dataclass

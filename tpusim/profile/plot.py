@@ -93,7 +93,8 @@ def _draw_rects(ax, rects: list[tuple[float, float, float, float]], colors: list
     if not rects:
         return
     verts = [[(x, y), (x + w, y), (x + w, y + h), (x, y + h)] for x, w, y, h in rects]
-    ax.add_collection(PolyCollection(verts, facecolors=colors, linewidths=0))
+    # thousands of bars: an SVG holds them as one image (axes and text stay vector)
+    ax.add_collection(PolyCollection(verts, facecolors=colors, linewidths=0, rasterized=True))
 
 
 def _draw_layers(ax, result: Result, t0: float, t1: float, px_ms: float) -> float:
@@ -119,9 +120,11 @@ def _draw_layers(ax, result: Result, t0: float, t1: float, px_ms: float) -> floa
     return base
 
 
-def plot_timeline(result: Result, path: Path, window_ms: tuple[float, float] | None = None,
+def plot_timeline(result: Result, path: Path | Sequence[Path],
+                  window_ms: tuple[float, float] | None = None,
                   layers: tuple[int, int] | None = None, title: str = "") -> None:
-    """Draw the run to `path` (PNG or SVG by suffix); zoom with `window_ms` or `layers`."""
+    """Draw the run to `path` (PNG or SVG by suffix; several paths: one drawing, each
+    format); zoom with `window_ms` or `layers`."""
     t0, t1 = plot_window_ms(result, window_ms, layers)
     total = result.total_ns / 1e6
     program = result.program
@@ -130,7 +133,8 @@ def plot_timeline(result: Result, path: Path, window_ms: tuple[float, float] | N
                      f"total {total:.3f} ms{zoomed}"], path, t0, t1)
 
 
-def plot_timelines(results: Sequence[Result], path: Path, labels: Sequence[str] = (),
+def plot_timelines(results: Sequence[Result], path: Path | Sequence[Path],
+                   labels: Sequence[str] = (),
                    window_ms: tuple[float, float] | None = None) -> None:
     """Several runs stacked on one time axis (a before/after comparison), each with its lanes
     and its DDR and LMEM view; the axis spans the longest run unless `window_ms` is given."""
@@ -146,8 +150,8 @@ def plot_timelines(results: Sequence[Result], path: Path, labels: Sequence[str] 
     _plot(results, titles, path, t0, t1)
 
 
-def _plot(results: Sequence[Result], titles: Sequence[str], path: Path, t0: float,
-          t1: float) -> None:
+def _plot(results: Sequence[Result], titles: Sequence[str], path: Path | Sequence[Path],
+          t0: float, t1: float) -> None:
     px_ms = (t1 - t0) / (_WIDTH_IN * _DPI * 0.85)
     n = len(results)
     with plt.rc_context({"svg.hashsalt": "tpusim", "font.size": 9}):

@@ -47,6 +47,9 @@ OUTPUT_FILES = {
 }
 
 
+FIGURES = ("timeline.png", "timeline.svg", "roofline.png", "roofline.svg")
+
+
 def save_result(result: Result, directory: Path) -> list[Path]:
     """Write every file of OUTPUT_FILES into `directory`: all of them or, on error, none."""
     with staged_directory(directory) as tmp:
@@ -54,16 +57,18 @@ def save_result(result: Result, directory: Path) -> list[Path]:
     return [directory / name for name in OUTPUT_FILES]
 
 
-def write_result_files(result: Result, tmp: Path, timeline: bool = True) -> None:
+def write_result_files(result: Result, tmp: Path, timeline: bool = True,
+                       figures: bool = True) -> None:
     """OUTPUT_FILES into a staging folder; without `timeline`, all but timeline.html and
-    trace.json (a comparison writes its own)."""
+    trace.json (a comparison of tpu-mlir's profile writes its own); without `figures`, all but
+    the static FIGURES (what takes the time: a before/after comparison draws both runs on one
+    axis instead)."""
     if timeline:
         (tmp / "timeline.html").write_text(timeline_html([result]), encoding="utf-8")
         (tmp / "trace.json").write_text(dumps_trace(chrome_trace(result)), encoding="utf-8")
-    plot_timeline(result, tmp / "timeline.png")
-    plot_timeline(result, tmp / "timeline.svg")
-    plot_roofline(result, tmp / "roofline.png")
-    plot_roofline(result, tmp / "roofline.svg")
+    if figures:
+        plot_timeline(result, [tmp / "timeline.png", tmp / "timeline.svg"])  # drawn once each
+        plot_roofline(result, [tmp / "roofline.png", tmp / "roofline.svg"])
     (tmp / "summary.txt").write_text(summary_text(result), encoding="utf-8")
     (tmp / "summary.json").write_text(dumps_json(summary_json(result)), encoding="utf-8")
     (tmp / "profile.json").write_text(dumps_json(profile_json(result)), encoding="utf-8")

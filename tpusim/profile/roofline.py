@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,9 +146,11 @@ def _kind_colors(kinds: list[str]) -> dict[str, Any]:
     return {k: _KIND_COLORS[i % len(_KIND_COLORS)] for i, k in enumerate(sorted(kinds))}
 
 
-def plot_roofline(result: Result, path: Path, by: str = "unit", title: str = "") -> None:
-    """Draw the roofline to `path` (PNG or SVG by suffix). Marker area follows the point's
-    span; groups are squares in one colour, layers circles coloured by operator kind."""
+def plot_roofline(result: Result, path: Path | Sequence[Path], by: str = "unit",
+                  title: str = "") -> None:
+    """Draw the roofline to `path` (PNG or SVG by suffix; several paths: one drawing, each
+    format). Marker area follows the point's span; groups are squares in one colour, layers
+    circles coloured by operator kind."""
     points = roofline_points(result, by)
     shown = [p for p in points if p.plotted]
     bounds = roofs(result)
