@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from operator import attrgetter
+from typing import Any
 
 from tpusim.lower.commands import Program
 from tpusim.sim.engine import Record
@@ -57,6 +59,27 @@ def _count(row: LayerRow | GroupRow, r: Record) -> None:
             row.ddr_bytes += r.bytes
 
 
+def _memo(fn: Callable) -> Callable:
+    """Remember the last few answers for the same records (every table of a report asks for
+    the same rows; the rows are read, never changed)."""
+    kept: dict[tuple, tuple[Any, Any]] = {}
+
+    @wraps(fn)
+    def cached(program: Any, records: list[Record], *args: Any) -> Any:
+        key = (id(program), id(records), len(records), *args)
+        hit = kept.get(key)
+        if hit is not None and hit[0] is records:
+            return hit[1]
+        if len(kept) >= 8:
+            kept.pop(next(iter(kept)))
+        value = fn(program, records, *args)
+        kept[key] = (records, value)
+        return value
+
+    return cached
+
+
+@_memo
 def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
     """One row per layer that issued commands, in program order."""
     rows: dict[int, LayerRow] = {}
@@ -159,6 +182,7 @@ class GroupRow:
         return self.span_ns / self.estimate_ns if self.estimate_ns else 0.0
 
 
+@_memo
 def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
     """One row per layer group that issued commands (records with group >= 0), by index."""
     rows: dict[int, GroupRow] = {}
