@@ -29,7 +29,7 @@ def load_model(spec: str, batch: int | None = None, unknown_ops: str = "error",
                          f"{shown}")
     compiled = spec.lower().endswith((".mlir", ".mlir.gz"))
     looks_like_path = (spec.lower().endswith(".onnx") or compiled or "/" in spec
-                       or "\\" in spec or "." in spec or Path(spec).exists())
+                       or "\\" in spec or "." in spec or (spec and Path(spec).is_file()))
     if not looks_like_path:
         graph = build_model(spec, batch or 1)
         return check_model_size(graph, f"model {spec!r} at batch {batch or 1}", max_ops,
