@@ -19,8 +19,10 @@ def chip() -> Chip:
 def simple_chip(chip: Chip) -> Chip:
     """The BM1684X with round DMA numbers, so hand-worked timings stay short: loads at
     64 B/ns, stores at 32 B/ns, DDR-to-DDR copies at 64/3 B/ns, any addressing mode, 64-byte
-    minimum access, one access per row, no start-up or sync costs."""
+    minimum access, one access per row, no start-up or sync costs, no bank conflicts or DDR
+    turnarounds (the tests of those turn them on)."""
     return chip.replace(ddr_read_efficiency=1.0, ddr_write_efficiency=0.5,
+                        chip_lmem_bank_conflict=0.0, chip_ddr_turnaround_ns=0.0,
                         gdma_tensor_efficiency=1.0, ddr_copy_efficiency=1 / 3,
                         ddr_min_access_bytes=64, gdma_accesses_in_flight=1,
                         gdma_startup_cycles=0, tiu_startup_cycles=0, sync_latency_cycles=0,

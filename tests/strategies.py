@@ -148,4 +148,6 @@ def chips(draw: st.DrawFn, base: Chip) -> Chip:
         chip_conv_kernel_efficiency=draw(fraction),
         chip_short_row_cost=draw(st.floats(0.0, 1.0)),
         chip_contention=draw(st.floats(0.0, 1.0)),
+        chip_lmem_bank_conflict=draw(st.floats(0.0, 1.0)),
+        chip_ddr_turnaround_ns=draw(st.floats(0.0, 100.0)),
     )

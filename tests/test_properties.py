@@ -50,10 +50,13 @@ def check_random_program(graph, chip, precision, opt, io) -> None:
     assert violations(result) == []
     assert replay_ns(program.tiu, program.gdma, chip) == pytest.approx(result.total_ns,
                                                                        rel=1e-9, abs=1e-6)
-    on_chip = tpusim.simulate(program, chip)  # the chip timing model: sound, and re-timed alike
+    on_chip = tpusim.simulate(program, chip)  # the chip timing model, banks and DDR contending
     assert violations(on_chip) == []
-    assert Retimer(program, chip).run(chip).total_ns == pytest.approx(on_chip.total_ns,
-                                                                      rel=1e-9, abs=1e-6)
+    # without bank conflicts between the engines the fit's re-timing is exact (with them, first
+    # order: tests/test_chip_timing.py)
+    listed = chip.replace(chip_lmem_bank_conflict=0.0)
+    assert Retimer(program, chip).run(listed).total_ns == pytest.approx(
+        tpusim.simulate(program, listed).total_ns, rel=1e-9, abs=1e-6)
     again = tpusim.compile(graph, chip, precision, opt, io, max_commands=BOUND)
     assert (again.tiu, again.gdma) == (program.tiu, program.gdma)
     assert tpusim.simulate(again, chip, "vendor").records == result.records

@@ -38,7 +38,13 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("readme")
 
 
-@pytest.mark.parametrize("command", commands())
+# Fitting and validating against the chip times takes minutes; tests/test_silicon.py and
+# tests/test_calibration.py run the same code in the default run.
+_SLOW = ("tpusim fit --silicon", "tpusim validate")
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow)
+                                     if c.startswith(_SLOW) else c for c in commands()])
 def test_command_runs_as_written(command, folder):
     proc = subprocess.run([sys.executable, "-m", "tpusim", *shlex.split(command)[1:]],
                           cwd=folder, capture_output=True, text=True, timeout=900,

@@ -6,8 +6,14 @@ command once under the vendor model, then, per trial, scales those costs with nu
 block is a run of commands on one engine of which only the first waits for the other engine,
 so it ends a fixed sum of durations after it starts. The replay also finds the critical path,
 whose commands make the derivative of the total time by each parameter (the total is piecewise
-linear in the inverse kernel efficiency, the short-row cost and the contention). Tests check it
-against the simulation.
+linear in the inverse kernel efficiency, the short-row cost, the contention and the DDR
+turnaround). Tests check it against the simulation.
+
+Bank conflicts between the engines depend on which commands the schedule runs together, which
+a block replay does not follow: the re-timing takes each command's overlap with a command on
+the other engine using one of its banks from a first replay without them, then replays with
+those waits (first order in `chip_lmem_bank_conflict`; exact when it is 0). The simulation is
+what reports numbers; the fit uses this to move parameters.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from tpusim.cost.gdma import stream_ns
 from tpusim.cost.timing import Timing, is_spatial_conv
 from tpusim.hw.chip import Chip, timing_fields
 from tpusim.lower.commands import Command, Dma, Program
+from tpusim.sim.banks import bank_masks
+from tpusim.sim.engine import turnarounds
 from tpusim.sim.overlap import overlap_fractions
 from tpusim.sim.waits import stall_error
 
@@ -75,6 +83,10 @@ class Retimer:
                                     for c in program.gdma], dtype=float)
         self.dma_extra = ddr - self.dma_stream
         self.overlap = tuple(np.array(f, dtype=float) for f in overlap_fractions(program, chip))
+        self.turns = np.array(turnarounds(program), dtype=float)
+        tiu_masks, gdma_masks, own = bank_masks(program)
+        self.masks = (np.array(tiu_masks, dtype=np.int64), np.array(gdma_masks, dtype=np.int64))
+        self.own = np.array(own, dtype=float)
         self.sync = (vendor.sync_ns(True), vendor.sync_ns(False))  # waits ending on TIU, GDMA
         self.vendor_total_ns = self._replay(
             (self.tiu_ns, self.dma_fixed + np.maximum(ddr, self.dma_engine)))[0]
@@ -102,9 +114,49 @@ class Retimer:
 
     def durations(self, chip: Chip) -> tuple[np.ndarray, np.ndarray]:
         """Every command's duration under the chip model, TIU then GDMA, ns."""
-        tiu = self._tiu_work(chip) * self._contention(chip, 0)
-        gdma = self._dma_work(chip) * self._contention(chip, 1)
-        return tiu, gdma
+        return self._timed(chip)[0]
+
+    def _timed(self, chip: Chip) -> tuple[tuple[np.ndarray, np.ndarray],
+                                          tuple[np.ndarray, np.ndarray]]:
+        """Durations, and each command's overlap with a bank-sharing command of the other
+        engine (ns; what chip_lmem_bank_conflict multiplies)."""
+        conflict = chip.chip_lmem_bank_conflict
+        tiu = self._tiu_work(chip) * self._contention(chip, 0) * (1 + conflict * self.own)
+        gdma = (self._dma_work(chip) * self._contention(chip, 1)
+                + chip.chip_ddr_turnaround_ns * self.turns)
+        shared = (np.zeros(len(tiu)), np.zeros(len(gdma)))
+        if conflict and len(tiu) and len(gdma) and self.masks[0].any() and self.masks[1].any():
+            shared = self._bank_overlap((tiu, gdma))
+            tiu, gdma = tiu + conflict * shared[0], gdma + conflict * shared[1]
+        return (tiu, gdma), shared
+
+    def _bank_overlap(self, durations: tuple[np.ndarray, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Per command, how long the other engine's command in flight at its start, if it
+        uses one of its banks, goes on (at most its own duration), in the schedule of
+        `durations`; as the simulation charges a bank conflict to the later command."""
+        ends = self._command_ends(durations)
+        starts = [e - d for e, d in zip(ends, durations)]
+        out = []
+        for q in (0, 1):
+            o_start, o_end, o_mask = starts[1 - q], ends[1 - q], self.masks[1 - q]
+            j = np.searchsorted(o_start, starts[q], side="right") - 1
+            valid = j >= 0
+            j = np.where(valid, j, 0)
+            left = np.where(valid & (o_end[j] > starts[q]) & ((o_mask[j] & self.masks[q]) != 0),
+                            o_end[j] - starts[q], 0.0)
+            out.append(np.minimum(left, durations[q]))
+        return out[0], out[1]
+
+    def _command_ends(self, durations: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+        """When each command ends in the replay of `durations`."""
+        _, _, _, block_start, cum = self._place(durations)
+        out = []
+        for q, queue in enumerate(self.queues):
+            ids = np.arange(1, len(queue.deps) + 1)
+            b = queue.block_of[ids]
+            out.append(block_start[q][b] + cum[q][ids] - cum[q][queue.starts[b]])
+        return out
 
     def _tiu_work(self, chip: Chip) -> np.ndarray:
         """TIU time before contention: spatial convolutions at the chip's kernel efficiency."""
@@ -122,34 +174,49 @@ class Retimer:
     def _contention(self, chip: Chip, engine: int) -> np.ndarray:
         return 1.0 + chip.chip_contention * self.overlap[engine]
 
-    def gradients(self, chip: Chip) -> tuple[np.ndarray, np.ndarray]:
-        """Each command's duration's derivative by each timing field, (commands x fields)."""
+    def gradients(self, chip: Chip, shared: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Each command's duration's derivative by each timing field, (commands x fields);
+        `shared`: the bank overlaps the durations were made with (held fixed)."""
+        if shared is None:
+            shared = self._timed(chip)[1]
         col = timing_fields().index
+        own = 1 + chip.chip_lmem_bank_conflict * self.own
         tiu = np.zeros((len(self.tiu_ns), len(timing_fields())))
         work = self._tiu_work(chip)
         tiu[:, col("chip_conv_kernel_efficiency")] = np.where(
-            self.spatial, -work * self._contention(chip, 0) / chip.chip_conv_kernel_efficiency,
-            0.0)
-        tiu[:, col("chip_contention")] = work * self.overlap[0]
+            self.spatial,
+            -work * self._contention(chip, 0) * own / chip.chip_conv_kernel_efficiency, 0.0)
+        tiu[:, col("chip_contention")] = work * self.overlap[0] * own
+        tiu[:, col("chip_lmem_bank_conflict")] = (work * self._contention(chip, 0) * self.own
+                                                  + shared[0])
         gdma = np.zeros((len(self.dma_fixed), len(timing_fields())))
         bound = self._ddr(chip) > self.dma_engine  # DDR, not the engine, sets the pace
         gdma[:, col("chip_short_row_cost")] = np.where(
             bound, self.dma_extra * self._contention(chip, 1), 0.0)
         gdma[:, col("chip_contention")] = self._dma_work(chip) * self.overlap[1]
+        gdma[:, col("chip_lmem_bank_conflict")] = shared[1]
+        gdma[:, col("chip_ddr_turnaround_ns")] = self.turns
         return tiu, gdma
 
     def run(self, chip: Chip, gradient: bool = True) -> Timed:
         """The program's total under the chip model on `chip` (as `simulate(..., "chip")`),
         with its derivatives unless `gradient` is False."""
-        total, ends, cause = self._replay(self.durations(chip))
+        durations, shared = self._timed(chip)
+        total, ends, cause = self._replay(durations)
         if not gradient:
             return Timed(total, {}, ())
-        return self._critical(chip, ends, cause)
+        return self._critical(chip, ends, cause, shared)
 
     def _replay(self, durations: tuple[np.ndarray, np.ndarray]
                 ) -> tuple[float, list[float], list[np.ndarray]]:
         """Place every block: the total, each queue's end, and what started each block (0: the
         start of the program, 1: the block before it, 2: its wait)."""
+        total, ends, cause, _, _ = self._place(durations)
+        return total, ends, cause
+
+    def _place(self, durations: tuple[np.ndarray, np.ndarray]) -> tuple:
+        """`_replay`, with each block's start and the running sums of the durations."""
         queues = self.queues
         # a command ends at its block's start + cum[id] - cum[first of the block]
         cum = [np.concatenate([[0.0], np.cumsum(d)]) for d in durations]
@@ -173,12 +240,13 @@ class Retimer:
                     start, why = ready, 2
             block_start[q][b], cause[q][b] = start, why
         ends = [end_of(q, len(queues[q].deps)) if len(queues[q].deps) else 0.0 for q in (0, 1)]
-        return max(ends), ends, cause
+        return max(ends), ends, cause, block_start, cum
 
-    def _critical(self, chip: Chip, ends: list[float], cause: list[np.ndarray]) -> Timed:
+    def _critical(self, chip: Chip, ends: list[float], cause: list[np.ndarray],
+                  shared: tuple[np.ndarray, np.ndarray]) -> Timed:
         """The critical path back from the later queue's end, and the derivatives."""
         cum = [np.vstack([np.zeros(len(timing_fields())), np.cumsum(g, axis=0)])
-               for g in self.gradients(chip)]
+               for g in self.gradients(chip, shared)]
         gradient = np.zeros(len(timing_fields()))
         path: list[tuple[str, int, int]] = []
         q = 0 if ends[0] >= ends[1] else 1

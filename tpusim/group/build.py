@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpusim.group.estimate import SliceCosts
+from tpusim.group.lmem import allocate, placeable
 from tpusim.group.plan import GroupPlan, GroupType, Secs
 from tpusim.group.rules import C, H, N, split_axes
 from tpusim.group.slicing import SliceGrid, peak_lmem, slice_grid
@@ -150,10 +151,11 @@ def _permutes_load(ops: list[Op]) -> bool:
 def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, secs: Secs,
                 consumers: dict[str, list[Op]], graph_outputs: set[str],
                 analysis: Analysis | None = None,
-                costs: SliceCosts | None = None) -> GroupPlan | None:
+                costs: SliceCosts | None = None, place: bool = True) -> GroupPlan | None:
     """The group these ops form when cut into `secs`, or None if it cannot be (an axis an op
     cannot slice, tensors that disagree on a dim, or more local memory than a lane has).
-    With `costs`, transfers move between rows as tpu-mlir balances them (`balance_rows`)."""
+    With `costs`, transfers move between rows as tpu-mlir balances them (`balance_rows`).
+    With `place`, its buffers get addresses; without, it is only checked that they can."""
     a = analysis or analyze(ops, g, opts, consumers, graph_outputs)
     if not _cut(secs) <= a.axes or not _permutes_load(ops):
         return None
@@ -179,4 +181,8 @@ def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, 
                           for shapes in slices.distinct())
     if plan.lmem_bytes > chip.lmem_bytes_per_npu:
         return None
-    return plan
+    # the buffers must be placed without overlapping (as tpu-mlir's assignLmemAddr)
+    if place:
+        plan.lmem = allocate(plan, g, chip, spans)
+        return plan if plan.lmem is not None else None
+    return plan if placeable(plan, g, chip, spans) else None

@@ -124,7 +124,7 @@ class Former:
 
         def build(secs: Secs) -> GroupPlan | None:
             return build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
-                               self.outputs, analysis, self.costs)
+                               self.outputs, analysis, self.costs, place=False)
 
         # tpu-mlir takes the first slicing that fits (LmemAllocator's quick search), cutting
         # n, then c, then h; memory shrinks as the cut grows, so bisect for it.

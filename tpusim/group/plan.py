@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from typing import TYPE_CHECKING
+
 from tpusim.ir.graph import Op
+
+if TYPE_CHECKING:
+    from tpusim.group.lmem import Allocation
 
 Shape = tuple[int, ...]
 
@@ -82,6 +87,7 @@ class GroupPlan:
     held: list[str]  # weights loaded once and kept
     lmem_bytes: int  # peak per lane
     estimate_ns: float = 0.0  # tpu-mlir's getGroupCycle formula, with tpusim's command costs
+    lmem: Allocation | None = None  # every buffer's address and banks (group/lmem.py)
 
     @property
     def names(self) -> list[str]:

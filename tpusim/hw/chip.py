@@ -68,10 +68,14 @@ class Chip:
     gdma_bytes_per_cycle: float
     gdma_startup_cycles: float
     sync_latency_cycles: float
+    cores: int  # TPU cores, each with its own TIU and GDMA, sharing one DDR
+    host_gbps: float  # the host link a stream's inputs and outputs cross (PCIe)
     # The chip timing model ([chip_timing]; cost/timing.py says how each applies).
     chip_conv_kernel_efficiency: float
     chip_short_row_cost: float
     chip_contention: float
+    chip_lmem_bank_conflict: float
+    chip_ddr_turnaround_ns: float
     # (field, min, max) of every chip_* field, as its profile states them
     chip_bounds: tuple[tuple[str, float, float], ...] = field(default=(), compare=False,
                                                               repr=False)
@@ -157,8 +161,9 @@ _INT_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "int"}
 _STR_FIELDS = {f.name for f in dataclasses.fields(Chip) if f.type == "str"}
 _FRACTIONS = {"ddr_read_efficiency", "ddr_write_efficiency", "gdma_tensor_efficiency",
               "ddr_copy_efficiency", "chip_conv_kernel_efficiency"}
-_SHARES = {"chip_short_row_cost", "chip_contention"}  # fractions that may be 0
-_MAY_BE_ZERO = {"tiu_startup_cycles", "gdma_startup_cycles", "sync_latency_cycles", *_SHARES}
+_SHARES = {"chip_short_row_cost", "chip_contention", "chip_lmem_bank_conflict"}  # may be 0
+_MAY_BE_ZERO = {"tiu_startup_cycles", "gdma_startup_cycles", "sync_latency_cycles",
+                "chip_ddr_turnaround_ns", *_SHARES}
 # Beyond these a value describes no chip, and simulated times would lose all precision (or
 # overflow): clocks of 1e-300 MHz, bandwidths of 1e300 GB/s.
 _SMALLEST, _LARGEST = 1e-6, 1e15

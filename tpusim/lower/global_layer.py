@@ -91,8 +91,11 @@ def emit_global(streams: Streams, layer: int, op: Op, plan: KernelPlan,
     lmem = plan.held_bytes + max(t.lmem_bytes for t in tiles) * buffers
     for tensor, dma in plan.held:
         streams.emit(Engine.GDMA, dma, 0, layer, tensor=tensor)
+    # the prologue rearranges the held weights: it waits for their loads
+    dep = streams.last(Engine.GDMA) if plan.held else 0
     for work in plan.prologue:
-        streams.emit(Engine.TIU, work, 0, layer)
+        streams.emit(Engine.TIU, work, dep, layer)
+        dep = 0
     loaded: dict[int, int] = {}
     computed: dict[int, int] = {}
 

@@ -3,7 +3,9 @@
 Each transfer needs some DDR time (`ddr_ns`, what it would take with the bus to itself) and
 cannot go faster than its engine allows (`engine_ns`). Concurrent transfers get max-min fair
 shares of the bus, each capped by its engine; shares are recomputed whenever a transfer starts
-or ends.
+or ends. DDR turns around between reading and writing: a transfer that starts the other way
+from the bus's last access first costs `turnaround_ns` of DDR time (what it moves last sets
+the bus's direction: a DDR-to-DDR copy reads, then writes).
 """
 
 from __future__ import annotations
@@ -15,15 +17,32 @@ import simpy
 _DONE_NS = 1e-6  # remaining DDR time below this is rounding, not work
 
 
+READ, WRITE, BOTH = "R", "W", "RW"  # what a transfer does to DDR
+
+
+def turns(last: str, access: str) -> bool:
+    """Does an access (READ, WRITE or BOTH) after the bus's `last` direction turn it around?"""
+    return bool(last) and bool(access) and access[0] != last
+
+
 class DdrBus:
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: simpy.Environment, turnaround_ns: float = 0.0) -> None:
         self.env = env
+        self.turnaround_ns = turnaround_ns
+        self.direction = ""  # of the last access: READ or WRITE
+        self.turnarounds = 0
         self._active: dict[simpy.Event, list[float]] = {}  # done-event -> [remaining, cap, share]
         self._since = env.now
         self._generation = 0
 
-    def transfer(self, ddr_ns: float, engine_ns: float) -> Generator[simpy.Event, None, None]:
+    def transfer(self, ddr_ns: float, engine_ns: float, access: str = ""
+                 ) -> Generator[simpy.Event, None, None]:
         """Process body: returns when the transfer is done."""
+        if access:
+            if turns(self.direction, access):
+                ddr_ns += self.turnaround_ns
+                self.turnarounds += 1
+            self.direction = access[-1]
         if ddr_ns <= 0:
             yield self.env.timeout(engine_ns)
             return

@@ -3,23 +3,36 @@
 A command starts when its engine is free and the command it waits for on the other engine has
 finished (plus the sync latency). Each command takes its time under the timing model (`chip`
 or `vendor`, cost/timing.py), priced before the run: under the chip model a command that
-overlaps the other engine's work is slowed by contention (sim/overlap.py). Transfers of DMA
-engines that share DDR draw on the bus (`DdrBus`); a lone engine has DDR to itself. The run
-keeps each command's start and end (`Timeline`); its `Record`s are made from them on demand.
+overlaps the other engine's work is slowed by contention (sim/overlap.py).
+
+Where the hardware contends, the simulation does (chip timing; DESIGN.md, "Memory in the
+simulation"):
+- local-memory banks: a command that starts while the other engine's command touches one of
+  its banks waits its turn at the bank, `chip_lmem_bank_conflict` of the time they overlap (the
+  command already in flight keeps its pace); a TIU command whose operand shares a bank with its
+  result is slowed by the same fraction of its time;
+- DDR: every DMA engine that uses it - the GDMA of each core, the host's copies of a stream of
+  inferences - draws on one bus (`DdrBus`) that turns around between reads and writes
+  (`chip_ddr_turnaround_ns`). A lone GDMA has the bus to itself, and its turnarounds are known
+  from its queue's order.
+With those off (vendor timing, or the fields at 0), a run is the list schedule of the queues.
+The run keeps each command's start, end and stalls (`Timeline`); `Record`s are made on demand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 
 import simpy
 
 from tpusim.cost.gdma import DmaCost
 from tpusim.cost.timing import DEFAULT_TIMING, Timing, parse_timing
+from tpusim.errors import SimulationError
 from tpusim.hw.chip import Chip
-from tpusim.lower.commands import Command, Dma, Engine, Program
-from tpusim.sim.ddr import DdrBus
+from tpusim.lower.commands import Command, Direction, Dma, Engine, Program
+from tpusim.sim.banks import bank_masks
+from tpusim.sim.ddr import BOTH, READ, WRITE, DdrBus, turns
 from tpusim.sim.overlap import overlap_fractions
 from tpusim.sim.waits import Describe, check_waits, stall_error
 
@@ -38,6 +51,9 @@ class Record:
     bytes: int
     direction: str
     tensor: str
+    lmem_stall_ns: float = 0.0  # waiting for a local-memory bank
+    ddr_stall_ns: float = 0.0  # waiting for DDR: turnarounds, other DMA engines' transfers
+    inference: int = 0  # which inference of a stream
 
     @property
     def duration_ns(self) -> float:
@@ -46,35 +62,67 @@ class Record:
 
 @dataclass
 class Timeline:
-    """When each command of a program ran: start and end (ns) per engine, by command index."""
+    """When each command of a program ran: start and end (ns) per engine, by command index
+    (a stream of `inferences` runs the queues that many times, one after the other), and how
+    long each waited for local memory and for DDR."""
 
     program: Program
     tiu_start: list[float]
     tiu_end: list[float]
     gdma_start: list[float]
     gdma_end: list[float]
+    inferences: int = 1
+    tiu_lmem_stall: list[float] | None = None
+    gdma_lmem_stall: list[float] | None = None
+    gdma_ddr_stall: list[float] | None = None
+    other_cores_ns: list[float] = field(default_factory=list)  # when each other core ends
+    host: dict[str, list[float]] | None = None  # a stream's host copies: up/down start/end
+
+    @property
+    def latencies_ns(self) -> list[float]:
+        """Per inference of a stream: from its upload's start to its download's end."""
+        if not self.host:
+            return []
+        return [e - s for s, e in zip(self.host["up_start"], self.host["down_end"])]
 
     @property
     def total_ns(self) -> float:
-        return max(max(self.tiu_end, default=0.0), max(self.gdma_end, default=0.0))
+        host = self.host["down_end"] if self.host else []
+        return max(max(self.tiu_end, default=0.0), max(self.gdma_end, default=0.0),
+                   *self.other_cores_ns, *host)
 
     def busy_ns(self, engine: str) -> float:
         starts, ends = ((self.tiu_start, self.tiu_end) if engine == "TIU" else
                         (self.gdma_start, self.gdma_end))
         return sum(end - start for start, end in zip(starts, ends))
 
+    def stall_ns(self, kind: str) -> float:
+        """All commands' waits for "lmem" (banks) or "ddr"."""
+        lists = ((self.tiu_lmem_stall, self.gdma_lmem_stall) if kind == "lmem"
+                 else (self.gdma_ddr_stall,))
+        return sum(sum(x) for x in lists if x)
+
     def records(self) -> list[Record]:
         """One record per command, in order of start (then engine, then id)."""
         out = []
-        for engine, queue, starts, ends in (
-                ("TIU", self.program.tiu, self.tiu_start, self.tiu_end),
-                ("GDMA", self.program.gdma, self.gdma_start, self.gdma_end)):
-            for cmd, start, end in zip(queue, starts, ends):
-                work = cmd.work
-                nbytes, direction = ((work.bytes, work.direction.value) if isinstance(work, Dma)
-                                     else (0, ""))
-                out.append(Record(engine, cmd.id, cmd.dep, work.kind, cmd.layer, cmd.group,
-                                  cmd.slice, start, end, nbytes, direction, cmd.tensor))
+        zero: list[float] = []
+        for engine, queue, starts, ends, lmem, ddr in (
+                ("TIU", self.program.tiu, self.tiu_start, self.tiu_end, self.tiu_lmem_stall,
+                 None),
+                ("GDMA", self.program.gdma, self.gdma_start, self.gdma_end,
+                 self.gdma_lmem_stall, self.gdma_ddr_stall)):
+            n = len(queue)
+            for k in range(self.inferences):
+                for i, cmd in enumerate(queue):
+                    at = k * n + i
+                    work = cmd.work
+                    nbytes, direction = ((work.bytes, work.direction.value)
+                                         if isinstance(work, Dma) else (0, ""))
+                    out.append(Record(engine, cmd.id + k * n, cmd.dep and cmd.dep + k * (
+                        len(self.program.queue(Engine(engine).other))), work.kind, cmd.layer,
+                        cmd.group, cmd.slice, starts[at], ends[at], nbytes, direction,
+                        cmd.tensor, (lmem or zero)[at] if lmem else 0.0,
+                        ddr[at] if ddr else 0.0, k))
         out.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
         return out
 
@@ -122,74 +170,220 @@ def dma_costs(program: Program, timing: Timing, overlap: list[float] | None) -> 
     return out
 
 
+_ACCESS = {Direction.S2L: READ, Direction.L2S: WRITE, Direction.S2S: BOTH, Direction.L2L: ""}
+
+
+def ddr_access(work: Dma) -> str:
+    """What a transfer does to DDR: READ, WRITE, BOTH (a copy) or nothing (local to local)."""
+    return _ACCESS[work.direction]
+
+
+def turnarounds(program: Program) -> list[bool]:
+    """Per GDMA command: does it turn DDR around from the access before it in the queue?"""
+    out, last = [], ""
+    for c in program.gdma:
+        access = ddr_access(c.work)
+        out.append(turns(last, access))
+        last = access[-1] if access else last
+    return out
+
+
+class _Queue:
+    """One engine of one core: its commands' costs and banks, and what the run did."""
+
+    def __init__(self, env: simpy.Environment, commands: list[Command], costs: list,
+                 alone: list[float], masks: list[int] | None, inferences: int) -> None:
+        self.commands, self.costs, self.alone, self.masks = commands, costs, alone, masks
+        size = len(commands) * inferences
+        self.start = [0.0] * size
+        self.end = [0.0] * (size + 1)  # index 0: the start of the run
+        self.lmem_stall = [0.0] * size
+        self.ddr_stall = [0.0] * size
+        self.busy_until, self.busy_mask = 0.0, 0  # the command in flight and its banks
+        self.done: dict[int, simpy.Event] = {}  # by command index over the stream (1-based)
+        self.finished = [env.event() for _ in range(inferences)]
+        self.count = 0  # commands run
+
+
+class _Core:
+    """One core's two queues over the program."""
+
+    def __init__(self, sim: Simulation, program: Program) -> None:
+        check_dependencies(program)
+        chip, timing, env, n = sim.chip, sim.timing, sim.env, sim.inferences
+        self.program = program
+        overlap: tuple[list[float] | None, list[float] | None] = (None, None)
+        if timing.is_chip and chip.chip_contention:
+            overlap = overlap_fractions(program, chip)
+        tiu_ns = tiu_durations(program, timing, overlap[0])
+        dma = dma_costs(program, timing, overlap[1])
+        tiu_masks = gdma_masks = None
+        self.own_extra: list[float] | None = None
+        if sim.bank_conflict:
+            tiu_masks, gdma_masks, own = bank_masks(program)
+            # an operand in the result's bank: reads and writes take turns at it
+            self.own_extra = [ns * sim.bank_conflict if o else 0.0 for ns, o in zip(tiu_ns, own)]
+            tiu_ns = [ns + extra for ns, extra in zip(tiu_ns, self.own_extra)]
+        alone = [c.alone_ns for c in dma]
+        if sim.bus is not None:
+            costs: list = [(c, ddr_access(cmd.work)) for c, cmd in zip(dma, program.gdma)]
+        elif sim.turnaround:
+            costs = [a + sim.turnaround * t for a, t in zip(alone, turnarounds(program))]
+        else:
+            costs = alone
+        self.queues = {Engine.TIU: _Queue(env, program.tiu, tiu_ns, tiu_ns, tiu_masks, n),
+                       Engine.GDMA: _Queue(env, program.gdma, costs, alone, gdma_masks, n)}
+        for engine, queue in self.queues.items():  # events only for waited-for commands
+            size = len(program.queue(engine))
+            queue.done = {k * size + c.dep: env.event()
+                          for c in program.queue(engine.other) if c.dep for k in range(n)}
+
+    def inference_done(self, env: simpy.Environment, k: int) -> simpy.Event:
+        return env.all_of([q.finished[k] for q in self.queues.values()])
+
+
 class Simulation:
-    """All state of one run: the simpy environment and the engines' progress."""
+    """All state of one run: the simpy environment and the engines' progress.
+
+    `stream` > 0 runs that many inferences back to back, the host uploading each one's inputs
+    (`upload_bytes`) and downloading its outputs while the TPU computes, as the runtime
+    pipelines them over two buffers each way; `cores` are the programs the chip's other cores
+    run meanwhile, sharing DDR. `dma_engines` > 1 puts a lone core's GDMA on the shared bus."""
 
     def __init__(self, program: Program, chip: Chip, timing: str = DEFAULT_TIMING,
-                 dma_engines: int = 1) -> None:
-        check_dependencies(program)
-        self.program = program
+                 dma_engines: int = 1, stream: int = 0, cores: Sequence[Program] = (),
+                 upload_bytes: int = 0, download_bytes: int = 0) -> None:
+        if stream and cores:
+            raise SimulationError("a stream of inferences runs on one core")
         self.chip = chip
         self.timing = Timing(chip, parse_timing(timing))
-        overlap: tuple[list[float] | None, list[float] | None] = (None, None)
-        if self.timing.is_chip and chip.chip_contention:
-            overlap = overlap_fractions(program, chip)
-        self.tiu_ns = tiu_durations(program, self.timing, overlap[0])
-        self.dma = dma_costs(program, self.timing, overlap[1])
         self.env = simpy.Environment()
-        # with one DMA engine DDR is never shared: a transfer takes its time alone
-        self.bus = DdrBus(self.env) if dma_engines > 1 else None
-        n_tiu, n_gdma = len(program.tiu), len(program.gdma)
-        self.start = {Engine.TIU: [0.0] * n_tiu, Engine.GDMA: [0.0] * n_gdma}
-        self.end = {Engine.TIU: [0.0] * (n_tiu + 1), Engine.GDMA: [0.0] * (n_gdma + 1)}
-        # an event only for the commands the other engine waits for
-        self._done = {e: {c.dep: self.env.event() for c in program.queue(e.other) if c.dep}
-                      for e in Engine}
-        self._finished = {Engine.TIU: 0, Engine.GDMA: 0}
+        self.inferences = max(1, stream)
+        self.stream = stream
+        chip_model = self.timing.is_chip
+        self.bank_conflict = chip.chip_lmem_bank_conflict if chip_model else 0.0
+        self.turnaround = chip.chip_ddr_turnaround_ns if chip_model else 0.0
+        shared = dma_engines > 1 or stream > 0 or bool(cores)
+        self.bus = DdrBus(self.env, self.turnaround) if shared else None
+        self.cores = [_Core(self, p) for p in (program, *cores)]
+        self.program = program
+        self.upload_bytes, self.download_bytes = upload_bytes, download_bytes
+        n = self.inferences
+        self.uploaded = [self.env.event() for _ in range(n)]
+        self.downloaded = [self.env.event() for _ in range(n)]
+        self.host: dict[str, list[float]] = {k: [0.0] * n for k in
+                                             ("up_start", "up_end", "down_start", "down_end")}
 
     def execute(self) -> Timeline:
-        procs = [self.env.process(self._engine(e)) for e in Engine]
-        self.env.run()
-        if any(p.is_alive for p in procs):  # only if check_dependencies was bypassed
-            raise stall_error(self.program.tiu, self.program.gdma,
-                              self._finished[Engine.TIU], self._finished[Engine.GDMA],
-                              _layer_of(self.program))
-        return Timeline(self.program, self.start[Engine.TIU], self.end[Engine.TIU][1:],
-                        self.start[Engine.GDMA], self.end[Engine.GDMA][1:])
+        env = self.env
+        procs = [env.process(self._engine(core, e)) for core in self.cores for e in Engine]
+        if self.stream:
+            env.process(self._uploads())
+            env.process(self._downloads())
+        env.run()
+        for core, engine_procs in zip(self.cores, (procs[i:i + 2] for i in
+                                                   range(0, len(procs), 2))):
+            if any(p.is_alive for p in engine_procs):  # only if the checks were bypassed
+                t, g = core.queues[Engine.TIU], core.queues[Engine.GDMA]
+                raise stall_error(core.program.tiu, core.program.gdma,
+                                  t.count % max(1, len(core.program.tiu)),
+                                  g.count % max(1, len(core.program.gdma)),
+                                  _layer_of(core.program))
+        tiu, gdma = (self.cores[0].queues[e] for e in Engine)
+        others = [max(c.queues[Engine.TIU].end[-1], c.queues[Engine.GDMA].end[-1])
+                  for c in self.cores[1:]]
+        contended = bool(self.bank_conflict or self.bus is not None or self.turnaround)
+        return Timeline(self.program, tiu.start, tiu.end[1:], gdma.start, gdma.end[1:],
+                        self.inferences,
+                        tiu.lmem_stall if contended else None,
+                        gdma.lmem_stall if contended else None,
+                        gdma.ddr_stall if contended else None,
+                        others, dict(self.host) if self.stream else None)
 
     def run(self) -> list[Record]:
         return self.execute().records()
 
-    def _engine(self, engine: Engine) -> Generator[simpy.Event, None, None]:
+    def _engine(self, core: _Core, engine: Engine) -> Generator[simpy.Event, None, None]:
         env, timeout = self.env, self.env.timeout
-        other_done, other_end = self._done[engine.other], self.end[engine.other]
-        mine_done, starts, ends = self._done[engine], self.start[engine], self.end[engine]
+        mine, other = core.queues[engine], core.queues[engine.other]
+        other_done, other_end = other.done, other.end
+        mine_done, starts, ends = mine.done, mine.start, mine.end
         sync = self.timing.sync_ns(engine is Engine.TIU)
-        if engine is Engine.TIU:
-            costs: list = self.tiu_ns
-        else:
-            costs = [c.alone_ns for c in self.dma] if self.bus is None else self.dma
-        finished = self._finished
-        for i, cmd in enumerate(self.program.queue(engine)):
-            dep = cmd.dep
-            if dep:
-                event = other_done[dep]
-                if not event.processed:
-                    yield event
-                if sync:
-                    ready = other_end[dep] + sync
-                    if ready > env.now:
-                        yield timeout(ready - env.now)
-            starts[i] = env.now
-            cost = costs[i]
-            if isinstance(cost, DmaCost):  # sharing DDR with other engines
-                if cost.fixed_ns:
-                    yield timeout(cost.fixed_ns)
-                yield from self.bus.transfer(cost.ddr_ns, cost.engine_ns)
-            else:
-                yield timeout(cost)
-            ends[i + 1] = env.now
-            finished[engine] = i + 1
-            done = mine_done.get(i + 1)
-            if done is not None:
-                done.succeed()
+        commands, costs, masks = mine.commands, mine.costs, mine.masks
+        n, n_other = len(commands), len(other.commands)
+        conflict = self.bank_conflict
+        own_extra = core.own_extra if engine is Engine.TIU else None
+        bus = self.bus if engine is Engine.GDMA else None
+        for k in range(self.inferences):
+            if self.stream:  # its inputs are in; its output buffer was downloaded
+                yield self.uploaded[k]
+                if k >= 2:
+                    yield self.downloaded[k - 2]
+            base, other_base = k * n, k * n_other
+            for i, cmd in enumerate(commands):
+                dep = cmd.dep
+                if dep:
+                    event = other_done[other_base + dep]
+                    if not event.processed:
+                        yield event
+                    if sync:
+                        ready = other_end[other_base + dep] + sync
+                        if ready > env.now:
+                            yield timeout(ready - env.now)
+                at = base + i
+                now = starts[at] = env.now
+                cost = costs[i]
+                if masks is not None:
+                    mask, stall = masks[i], 0.0
+                    if mask and other.busy_until > now and other.busy_mask & mask:
+                        # the bank serves the access in flight first
+                        stall = conflict * min(mine.alone[i], other.busy_until - now)
+                    mine.busy_until, mine.busy_mask = now + stall + mine.alone[i], mask
+                    if own_extra is not None:
+                        mine.lmem_stall[at] = stall + own_extra[i]
+                    else:
+                        mine.lmem_stall[at] = stall
+                    if stall:
+                        yield timeout(stall)
+                if bus is not None:
+                    dma, access = cost
+                    if dma.fixed_ns:
+                        yield timeout(dma.fixed_ns)
+                    yield from bus.transfer(dma.ddr_ns, dma.engine_ns, access)
+                else:
+                    yield timeout(cost)
+                end = ends[at + 1] = env.now
+                if engine is Engine.GDMA and (bus is not None or self.turnaround):
+                    mine.ddr_stall[at] = max(0.0, end - now - mine.lmem_stall[at]
+                                             - mine.alone[i])
+                mine.count = at + 1
+                done = mine_done.get(at + 1)
+                if done is not None:
+                    done.succeed()
+            mine.finished[k].succeed()
+
+    def _host_copy(self, nbytes: int, write: bool) -> Generator[simpy.Event, None, None]:
+        """One copy between the host and DDR: PCIe at host_gbps, DDR through the bus."""
+        chip = self.chip
+        efficiency = chip.ddr_write_efficiency if write else chip.ddr_read_efficiency
+        ddr_ns = nbytes / (chip.ddr_bytes_per_ns * efficiency)
+        yield from self.bus.transfer(ddr_ns, nbytes / chip.host_gbps, WRITE if write else READ)
+
+    def _uploads(self) -> Generator[simpy.Event, None, None]:
+        core = self.cores[0]
+        for k in range(self.inferences):
+            if k >= 2:  # two input buffers: inference k-2 has finished reading its own
+                yield core.inference_done(self.env, k - 2)
+            self.host["up_start"][k] = self.env.now
+            yield from self._host_copy(self.upload_bytes, write=True)
+            self.host["up_end"][k] = self.env.now
+            self.uploaded[k].succeed()
+
+    def _downloads(self) -> Generator[simpy.Event, None, None]:
+        core = self.cores[0]
+        for k in range(self.inferences):
+            yield core.inference_done(self.env, k)
+            self.host["down_start"][k] = self.env.now
+            yield from self._host_copy(self.download_bytes, write=False)
+            self.host["down_end"][k] = self.env.now
+            self.downloaded[k].succeed()

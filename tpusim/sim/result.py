@@ -53,6 +53,26 @@ class Result:
             return self._timeline.busy_ns(engine)
         return sum(r.end_ns - r.start_ns for r in self.records if r.engine == engine)
 
+    def stall_ns(self, kind: str) -> float:
+        """Time commands waited for "lmem" (a local-memory bank) or "ddr" (the bus)."""
+        if self._timeline is not None:
+            return self._timeline.stall_ns(kind)
+        key = "lmem_stall_ns" if kind == "lmem" else "ddr_stall_ns"
+        return sum(getattr(r, key) for r in self.records)
+
+    def stream(self) -> dict[str, Any]:
+        """A stream's numbers: inferences, mean latency and throughput (empty otherwise)."""
+        timeline = self._timeline
+        if timeline is None or not timeline.host:
+            return {}
+        latencies = timeline.latencies_ns
+        host = timeline.host
+        span = max(host["down_end"]) - min(host["up_start"])
+        return {"stream": timeline.inferences,
+                "latency_ms": round(sum(latencies) / len(latencies) / 1e6, 6),
+                "latency_max_ms": round(max(latencies) / 1e6, 6),
+                "throughput_per_s": round(timeline.inferences / span * 1e9, 3)}
+
     def ddr_bytes(self) -> int:
         """Bytes the GDMA moved to or from DDR."""
         return sum(c.work.bytes for c in self.program.gdma if c.work.direction.value != "L2L")
@@ -69,6 +89,8 @@ class Result:
             "total_ms": round(self.total_ms, 6),
             "tiu_busy_ms": round(self.busy_ns("TIU") / 1e6, 6),
             "gdma_busy_ms": round(self.busy_ns("GDMA") / 1e6, 6),
+            "lmem_stall_ms": round(self.stall_ns("lmem") / 1e6, 6),
+            "ddr_stall_ms": round(self.stall_ns("ddr") / 1e6, 6),
             "ddr_bytes": self.ddr_bytes(),
             "tiu_commands": len(p.tiu),
             "gdma_commands": len(p.gdma),
@@ -76,6 +98,7 @@ class Result:
             "global_layers": sum(1 for layer in p.layers if layer.group < 0),
             "gmacs": round(macs(graph) / 1e9, 6) if graph is not None else None,
             "sim_wall_s": round(self.sim_wall_s, 3),
+            **self.stream(),
         }
 
     def save(self, directory: str | Path) -> list[Path]:
