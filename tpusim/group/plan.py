@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-
 from typing import TYPE_CHECKING
 
 from tpusim.ir.graph import Op
