@@ -87,6 +87,8 @@ def test_page_renders_in_chromium(case, browser, tmp_path, simple_chip):
     assert int(attrs["data-drawn"]) > 100  # bars drawn in the first frame
     assert "TIU #" in attrs["data-hover"] and "GDMA #" in attrs["data-hover"]
     assert "layers:" in attrs["data-hover"]
+    if result.program.groups:  # the local-memory map answers hover with a buffer's place
+        assert "LMEM map:" in attrs["data-hover"] and "per lane at" in attrs["data-hover"]
     assert float(attrs["data-redraw-ms-max"]) < 250, attrs  # zooming stays interactive
     print(f"{case}: {page.stat().st_size} bytes, ready {attrs['data-ready-ms']} ms after "
           f"navigation, script {attrs['data-script-ms']} ms of which first draw "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tpusim.api import Result, compile, simulate
+from tpusim.api import Result, run_on_cores
 from tpusim.cost.timing import DEFAULT_TIMING
 from tpusim.hw.chip import Chip
 from tpusim.inputs import read_toml
@@ -63,9 +63,9 @@ class StudyRow:
 
 
 def run_one(graph: Graph, chip: Chip, precision: str, opts: Options,
-            max_commands: int = MAX_COMMANDS, timing: str = DEFAULT_TIMING) -> Result:
-    result = simulate(compile(graph, chip, precision, opts, max_commands=max_commands), chip,
-                      timing)
+            max_commands: int = MAX_COMMANDS, timing: str = DEFAULT_TIMING,
+            stream: int = 0) -> Result:
+    result = run_on_cores(graph, chip, precision, opts, max_commands, timing, stream)
     result.info["opt"] = opts.label()
     return result
 

@@ -84,7 +84,7 @@ class Retimer:
         self.dma_extra = ddr - self.dma_stream
         self.overlap = tuple(np.array(f, dtype=float) for f in overlap_fractions(program, chip))
         self.turns = np.array(turnarounds(program), dtype=float)
-        tiu_masks, gdma_masks, own = bank_masks(program)
+        tiu_masks, gdma_masks, own = bank_masks(program, chip.lmem_bank_bytes)
         self.masks = (np.array(tiu_masks, dtype=np.int64), np.array(gdma_masks, dtype=np.int64))
         self.own = np.array(own, dtype=float)
         self.sync = (vendor.sync_ns(True), vendor.sync_ns(False))  # waits ending on TIU, GDMA

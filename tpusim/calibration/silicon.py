@@ -67,6 +67,10 @@ class Case:
         """One launch, ms, under `timing` ("vendor": tpu-mlir's model on tpusim's program)."""
         if timing == "vendor":
             return self.vendor_timing_ms
+        if chip.chip_lmem_bank_conflict:  # re-timed only to first order: simulate
+            from tpusim.sim.engine import Simulation
+
+            return Simulation(self.retimer.program, chip).execute().total_ns / 1e6
         return self.retimer.run(chip, gradient=False).total_ns / 1e6
 
     @property

@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--opt", default="after", help=opt_help)
     run.add_argument("--out", help="directory for the timeline and summaries")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--stream", type=int, default=0, metavar="N",
+                     help="run N inferences back to back, the host uploading inputs and "
+                          "downloading outputs while the TPU computes: report latency and "
+                          "throughput")
     run.add_argument("--vendor-profile", metavar="PROFILE",
                      help="with a tpu-mlir *_final.mlir: its compiler_profile_0.txt (or "
                           "net_stat.sim), compared command kind by kind and layer by layer, "

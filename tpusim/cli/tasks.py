@@ -88,9 +88,9 @@ def _load(args: argparse.Namespace) -> Graph:
 
 
 def _simulate(graph: Graph, chip_name: str, precision: str, opt: str = "after",
-              max_commands: int = MAX_COMMANDS, timing: str = "chip") -> Result:
+              max_commands: int = MAX_COMMANDS, timing: str = "chip", stream: int = 0) -> Result:
     result = study.run_one(graph, load_chip(chip_name), precision, parse_options(opt),
-                           max_commands, timing)
+                           max_commands, timing, stream)
     result.info["batch"] = graph.batch
     return result
 
@@ -103,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
     if args.vendor_profile:
         raise TpusimError("--vendor-profile goes with a program tpu-mlir compiled "
                           "(*_final.mlir), not with a model tpusim compiles")
+    if args.stream < 0:
+        raise TpusimError(f"--stream must be a number of inferences (>= 1), got {args.stream}")
     result = _simulate(_load(args), args.chip, args.precision, args.opt, args.max_commands,
-                       args.timing or "chip")
+                       args.timing or "chip", args.stream)
     if args.out:
         result.save(Path(args.out))
 

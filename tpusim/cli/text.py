@@ -74,7 +74,14 @@ def format_run(result: Result, top: int = 8) -> str:
             f"  DDR traffic  {s['ddr_bytes'] / 1e6:10.1f} MB\n"
             f"  commands     {s['tiu_commands']} TIU, {s['gdma_commands']} GDMA\n"
             f"  layers       {s['global_layers']} global, {s['groups']} groups\n"
-            f"  simulated in {s['sim_wall_s']:.2f} s\n\n")
+            f"  stalls       {s['lmem_stall_ms']:10.3f} ms local memory (banks), "
+            f"{s['ddr_stall_ms']:.3f} ms DDR\n"
+            + (f"  cores        {s['cores']}, batch {s['core_batches']} (counts are the "
+               "first core's)\n" if s.get("cores") else "")
+            + (f"  stream       {s['stream']} inferences: latency {s['latency_ms']:.3f} ms "
+               f"(worst {s['latency_max_ms']:.3f}), {s['throughput_per_s']:.1f} per s\n"
+               if s.get("stream") else "")
+            + f"  simulated in {s['sim_wall_s']:.2f} s\n\n")
     kinds = kind_rows(layer_rows(result.program, result.records),
                       time_shares(result.records, result.total_ns)[0])[:top]
     rows = [[k["kind"], str(k["layers"]), f"{k['time_ns'] / 1e6:.3f}",

@@ -38,6 +38,7 @@ from tpusim.frontend.tpu_mlir_slices import (
     shape_rule,
     slice_dims,
 )
+from tpusim.group.lmem import Allocation, Buffer, plan_lifetimes, scratch_name
 from tpusim.group.plan import Compute, GroupPlan, GroupType, Row, Secs, Transfer
 from tpusim.ir.graph import Graph, Op, Tensor, TensorKind, fresh_name
 from tpusim.ir.ops import OpKind
@@ -213,6 +214,7 @@ class _GroupBuilder:
         self.index_of: dict[int, int] = {}  # id(compute MlirOp) -> index in self.ops
         self.transfers: dict[int, Transfer] = {}  # id(Load/Store MlirOp) -> its transfer
         self.held: list[str] = []
+        self.scratch: dict[int, LayerGroupInfo] = {}  # op index -> its ginfo (scratch buffer)
 
     def local_tensor(self, op: MlirOp, base: str, t: TensorType, kind: TensorKind) -> str:
         info = op.ginfo
@@ -250,8 +252,26 @@ class _GroupBuilder:
         lmem = max((max(i.out_addr + i.out_size, i.buffer_addr + i.buffer_size)
                     for i in (op.ginfo for op in self.group.ops)), default=0)
         secs = Secs(attrs.nsecs, attrs.csecs, attrs.hsecs, attrs.dsecs, attrs.wsecs)
-        return GroupPlan(self.index, self.ops, _GROUP_TYPES[attrs.group_type], secs,
+        plan = GroupPlan(self.index, self.ops, _GROUP_TYPES[attrs.group_type], secs,
                          self.slices(), rows, self.held, lmem)
+        plan.lmem = self.allocation(plan)
+        return plan
+
+    def allocation(self, plan: GroupPlan) -> Allocation:
+        """tpu-mlir's own addresses: each op's result at out_addr, its scratch at
+        buffer_addr, alive in the rows the timestep table gives them."""
+        alive: dict[str, set[int]] = {}
+        for t, first, last in plan_lifetimes(plan):
+            alive.setdefault(t, set()).update(range(first, last + 1))
+        every = set(range(len(plan.rows)))
+        buffers = [Buffer(t, info.out_addr, info.out_size, frozenset(alive.get(t, every)))
+                   for t, info in self.infos.items() if info.out_size > 0]
+        rows = {c.op: r for r, row in enumerate(plan.rows) for c in row.computes}
+        for i, info in self.scratch.items():
+            if info.buffer_size > 0:
+                buffers.append(Buffer(scratch_name(self.ops[i].name), info.buffer_addr,
+                                      info.buffer_size, frozenset({rows.get(i, 0)}), True))
+        return Allocation(sorted(buffers, key=lambda b: (b.addr, min(b.rows, default=0))))
 
     def load(self, op: MlirOp, loops: int) -> None:
         source = self.local.get(op.operands[0]) if op.operands else None
@@ -293,6 +313,7 @@ class _GroupBuilder:
                               self.im.tensors[ins[0]].shape)
             converted = converted.with_attrs(axis=axis)
         self.index_of[id(op)] = len(self.ops)
+        self.scratch[len(self.ops)] = op.ginfo
         self.ops.append(converted)
         self.im.ops.append(converted)
 

@@ -50,19 +50,18 @@ class Allocation:
     allocator had to leave sharing a bank."""
 
     buffers: list[Buffer]
-    bank_bytes: int
     conflicts: list[tuple[str, str]] = field(default_factory=list)
-    _masks: dict[str, int] = field(default_factory=dict, repr=False)
+    _masks: dict[tuple[str, int], int] = field(default_factory=dict, repr=False)
 
-    def bank_mask(self, tensor: str) -> int:
-        """Banks holding any buffer of `tensor` (0: none)."""
-        mask = self._masks.get(tensor)
+    def bank_mask(self, tensor: str, bank_bytes: int) -> int:
+        """Banks of `bank_bytes` holding any buffer of `tensor` (0: none)."""
+        mask = self._masks.get((tensor, bank_bytes))
         if mask is None:
             mask = 0
             for b in self.buffers:
                 if b.tensor == tensor:
-                    mask |= b.banks(self.bank_bytes)
-            self._masks[tensor] = mask
+                    mask |= b.banks(bank_bytes)
+            self._masks[(tensor, bank_bytes)] = mask
         return mask
 
     @property
@@ -244,7 +243,7 @@ def _place(wanted: list[tuple[str, int, frozenset[int], bool]], by_row: list[set
         conflicts += [(b.tensor, tensor) for b in companions if b.banks(bank) & mask]
         placed.append(buf)
     placed.sort(key=lambda b: (b.addr, min(b.rows)))
-    return Allocation(placed, bank, conflicts)
+    return Allocation(placed, conflicts)
 
 
 def overlaps(allocation: Allocation) -> list[tuple[Buffer, Buffer]]:

@@ -32,6 +32,7 @@ from tpusim.profile.colors import (
     command_color,
 )
 from tpusim.profile.kpis import tiu_rate
+from tpusim.profile.lmem_map import lmem_map
 from tpusim.profile.series import lmem_series, pack_rows
 from tpusim.profile.summary import LayerRow, group_rows, kind_rows, layer_rows, time_shares
 from tpusim.profile.tables import summary_json
@@ -140,6 +141,16 @@ def _groups(result: Result) -> list[dict[str, Any]]:
             for g in group_rows(result.program, result.records)]
 
 
+def _lmem_map(result: Result, strings: _Strings) -> dict[str, Any]:
+    """Every placement of a buffer in local memory (lmem_map), as packed columns."""
+    placed = lmem_map(result)
+    cols = {"group": [p.group for p in placed], "tensor": [strings(p.tensor) for p in placed],
+            "slice": [p.slice for p in placed], "addr": [p.addr for p in placed],
+            "size": [p.size for p in placed], "t0": [_t(p.start_ns) for p in placed],
+            "t1": [_t(p.end_ns) for p in placed]}
+    return {name: _pack(values) for name, values in cols.items()}
+
+
 def timeline_data(result: Result, label: str = "") -> dict[str, Any]:
     """Everything the page shows about one run, compact and JSON-ready."""
     program, chip = result.program, result.chip
@@ -151,13 +162,15 @@ def timeline_data(result: Result, label: str = "") -> dict[str, Any]:
     run = {
         "label": label or f"{program.name} {program.precision} on {program.chip}",
         "chip": {"name": chip.name, "tiu_mhz": chip.tiu_mhz, "gdma_mhz": chip.gdma_mhz,
-                 "ddr_gbps": chip.ddr_gbps, "lmem_bytes_per_npu": chip.lmem_bytes_per_npu},
+                 "ddr_gbps": chip.ddr_gbps, "lmem_bytes_per_npu": chip.lmem_bytes_per_npu,
+                 "lmem_banks": chip.lmem_banks},
         "total": _t(result.total_ns),
         "layers": _layers(result, rows, strings),
         "groups": _groups(result),
         "tiu": _commands(result, "TIU", strings),
         "gdma": _commands(result, "GDMA", strings),
         "lmem": {"t": [_t(t) for t, _ in lmem], "bytes": [b for _, b in lmem]},
+        "lmem_map": _lmem_map(result, strings),
         "summary": headline,
         "kpis": kpi,
         "engines": engines,

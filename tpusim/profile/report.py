@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tpusim.outputs import dumps_json, staged_directory
 from tpusim.profile.html import timeline_html
+from tpusim.profile.lmem_map import lmem_table
 from tpusim.profile.plot import plot_timeline
 from tpusim.profile.roofline import plot_roofline, roofline_table
 from tpusim.profile.tables import (
@@ -41,6 +42,7 @@ OUTPUT_FILES = {
     "kpis.csv": "TIU working ratio, parallelism, concurrency, DDR, uArch rate",
     "layers.csv": "per layer",
     "groups.csv": "per layer group",
+    "lmem.csv": "the local-memory map: each buffer's address, banks and time, slice by slice",
     "engines.csv": "per engine",
     "summary.csv": "tpu_profile's summary.csv columns",
     "detail.csv": "tpu_profile's detail.csv columns",
@@ -73,7 +75,8 @@ def write_result_files(result: Result, tmp: Path, timeline: bool = True,
     (tmp / "summary.json").write_text(dumps_json(summary_json(result)), encoding="utf-8")
     (tmp / "profile.json").write_text(dumps_json(profile_json(result)), encoding="utf-8")
     for name, table in (("kpis.csv", kpi_table), ("layers.csv", layer_table),
-                        ("groups.csv", group_table), ("engines.csv", engine_table),
+                        ("groups.csv", group_table), ("lmem.csv", lmem_table),
+                        ("engines.csv", engine_table),
                         ("summary.csv", tpu_profile_summary), ("detail.csv", tpu_profile_detail),
                         ("roofline.csv", roofline_table)):
         write_csv(tmp / name, table(result))

@@ -79,11 +79,19 @@ def _memo(fn: Callable) -> Callable:
     return cached
 
 
+def first_inference(records: list[Record]) -> list[Record]:
+    """The records of a stream's first inference (all of them, for one inference)."""
+    if all(r.inference == 0 for r in records):
+        return records
+    return [r for r in records if r.inference == 0]
+
+
 @_memo
 def layer_rows(program: Program, records: list[Record]) -> list[LayerRow]:
-    """One row per layer that issued commands, in program order."""
+    """One row per layer that issued commands, in program order (a stream's: its first
+    inference's)."""
     rows: dict[int, LayerRow] = {}
-    for r in records:
+    for r in first_inference(records):
         row = rows.get(r.layer)
         if row is None:
             layer = program.layers[r.layer]
@@ -184,10 +192,11 @@ class GroupRow:
 
 @_memo
 def group_rows(program: Program, records: list[Record]) -> list[GroupRow]:
-    """One row per layer group that issued commands (records with group >= 0), by index."""
+    """One row per layer group that issued commands (records with group >= 0), by index (a
+    stream's: its first inference's)."""
     rows: dict[int, GroupRow] = {}
     slices: dict[int, set[int]] = {}
-    for r in records:
+    for r in first_inference(records):
         if r.group < 0:
             continue
         row = rows.get(r.group)

@@ -55,6 +55,10 @@
     run.gdma = decodeEngine(raw.gdma, "GDMA", layerGroup);
     run.tiu.other = run.gdma; run.gdma.other = run.tiu;
     run.tiu.run = run.gdma.run = run;
+    var m = {};  // the local-memory map: one rectangle per buffer and slice
+    Object.keys(raw.lmem_map || {}).forEach(function (k) { m[k] = unpack(raw.lmem_map[k]); });
+    m.n = m.t0 ? m.t0.length : 0;
+    run.map = m;
     return run;
   }
 
@@ -76,6 +80,8 @@
                   sub: "uArch rate" });
     tracks.push({ type: "ddr", run: run, h: 46, label: "DDR", sub: "GB/s" });
     tracks.push({ type: "lmem", run: run, h: 46, label: "LMEM", sub: "per lane" });
+    if (run.map.n) tracks.push({ type: "lmemmap", run: run, h: 128, label: "LMEM map",
+                                 sub: "address" });
   });
   var y = AXIS;
   tracks.forEach(function (tr) { tr.y = y; y += tr.h + 4; });
@@ -151,7 +157,7 @@
       ctx.save();
       ctx.beginPath(); ctx.rect(GUTTER, tr.y, plotW(), tr.h); ctx.clip();
       ({ title: drawTitle, groups: drawGroups, layers: drawLayers, engine: drawEngine,
-         ddr: drawDdr, lmem: drawLmem })[tr.type](tr);
+         ddr: drawDdr, lmem: drawLmem, lmemmap: drawLmemMap })[tr.type](tr);
       ctx.restore();
     });
     drawGroupBounds();
@@ -327,6 +333,34 @@
     xs.push(X(view.t1)); ys.push(ys[ys.length - 1]);
     var top = Math.max(cap, Math.max.apply(null, ys));
     drawCurve(tr, xs.map(clampX), ys, top, PAL.lmem, "capacity " + fmtBytes(cap));
+  }
+
+  function tensorColor(run, k) {  // a steady colour per tensor name
+    var name = run.S[run.map.tensor[k]], h = 0;
+    for (var i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+    return "hsl(" + (h % 360) + ", 62%, " + (48 + (h >> 9) % 16) + "%)";
+  }
+
+  function mapRect(tr, k) {  // x0, x1, y, height of a placement; address grows downwards
+    var m = tr.run.map, cap = tr.run.chip.lmem_bytes_per_npu, h = tr.h - 2;
+    return [X(m.t0[k] / SCALE), X(m.t1[k] / SCALE), tr.y + 1 + m.addr[k] / cap * h,
+            Math.max(1, m.size[k] / cap * h)];
+  }
+
+  function drawLmemMap(tr) {
+    var run = tr.run, m = run.map, banks = run.chip.lmem_banks || 16;
+    ctx.strokeStyle = "#eee";
+    for (var b = 1; b < banks; b++) {  // bank boundaries
+      var yb = Math.round(tr.y + 1 + b / banks * (tr.h - 2)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(GUTTER, yb); ctx.lineTo(W, yb); ctx.stroke();
+    }
+    for (var k = 0; k < m.n; k++) {
+      if (m.t1[k] / SCALE < view.t0 || m.t0[k] / SCALE > view.t1) continue;
+      var r = mapRect(tr, k);
+      ctx.fillStyle = tensorColor(run, k);
+      ctx.fillRect(clampX(r[0]), r[2], Math.max(1, clampX(r[1]) - clampX(r[0])), r[3]);
+      stats.bars++;
+    }
   }
 
   function drawGroupBounds() {  // dashed lines where layer groups begin and end

@@ -40,6 +40,22 @@
                " GB/s<br>" + fmtBytes(Math.round(bytes)) + " in " + fmtTime(tr.cache.colNs) +
                " at " + fmtTime(t) };
     }
+    if (tr.type === "lmemmap") {
+      var m = run.map;
+      for (var q = m.n - 1; q >= 0; q--) {
+        var r = mapRect(tr, q);
+        if (px >= r[0] - 1 && px <= r[1] + 1 && py >= r[2] && py <= r[2] + r[3]) {
+          var bank = run.chip.lmem_bytes_per_npu / (run.chip.lmem_banks || 16);
+          return { kind: "value", html: "<b>" + esc(run.S[m.tensor[q]]) + "</b> (group " +
+                   m.group[q] + ", " + (m.slice[q] < 0 ? "held for every slice" : "slice " +
+                   m.slice[q]) + ")<br>" + fmtBytes(m.size[q]) + " per lane at " + m.addr[q] +
+                   " (banks " + Math.floor(m.addr[q] / bank) + "-" +
+                   Math.floor((m.addr[q] + m.size[q] - 1) / bank) + ")<br>" +
+                   fmtTime(m.t0[q] / SCALE) + " to " + fmtTime(m.t1[q] / SCALE) };
+        }
+      }
+      return null;
+    }
     if (tr.type === "lmem") {
       var b = lmemAt(run, t);
       return { kind: "value", html: "<b>LMEM</b> " + fmtBytes(b) + " per lane (" +
@@ -340,10 +356,12 @@
     body.setAttribute("data-redraw-ms-max", Math.max.apply(null, times).toFixed(1));
     var found = [];
     tracks.forEach(function (trk) {
-      if (trk.type !== "engine" && trk.type !== "layers") return;
-      for (var x = GUTTER + 1; x < W - RIGHT; x += 3) {
-        var hit = hitTest(x, trk.y + trk.h - 4);
-        if (hit) { found.push(trk.label + ": " + details(hit).replace(/<[^>]+>/g, " ")); break; }
+      if (trk.type !== "engine" && trk.type !== "layers" && trk.type !== "lmemmap") return;
+      var ys = [trk.y + trk.h - 4];  // the map's rectangles lie at any height: try many
+      if (trk.type === "lmemmap") for (var yy = trk.y + 2; yy < trk.y + trk.h; yy += 4) ys.push(yy);
+      for (var x = GUTTER + 1, hit = null; x < W - RIGHT && !hit; x += 3) {
+        for (var q = 0; q < ys.length && !hit; q++) hit = hitTest(x, ys[q]);
+        if (hit) found.push(trk.label + ": " + details(hit).replace(/<[^>]+>/g, " "));
       }
     });
     body.setAttribute("data-hover", found.join(" | "));

@@ -5,8 +5,8 @@ One process is the run; its threads are the tracks, named and ordered by metadat
 GDMA, TIU. Commands and layers are complete events ("X"). Spans that overlap in time (the
 layers of a pipelined group) go on extra tracks of the same kind, so that slices on one track
 never partially overlap. Each sync wait is a flow ("s" on the command waited for, "f" with
-"bp": "e" on the waiting one, both inside their slices). DDR bandwidth and LMEM occupancy are
-counters ("C").
+"bp": "e" on the waiting one, both inside their slices). DDR bandwidth, LMEM occupancy and the
+commands stalled on a bank or on DDR are counters ("C").
 
 Times ("ts", "dur") are microseconds as the format requires, quantised to whole nanoseconds
 (three decimals): Perfetto keeps integer nanoseconds, and rounding every start and end first,
@@ -164,6 +164,23 @@ def _counters(result: Result, pid: int) -> list[dict[str, Any]]:
         lmem[_ns(t)] = nbytes  # the last value at a nanosecond wins
     events += [{"ph": "C", "pid": pid, "name": "LMEM per lane", "ts": _us(t),
                 "args": {"bytes": nbytes}} for t, nbytes in sorted(lmem.items())]
+    return events + _stalls(result, pid)
+
+
+def _stalls(result: Result, pid: int) -> list[dict[str, Any]]:
+    """A counter of the commands waiting on a local-memory bank and on DDR: each command's
+    stall at its start (none, if nothing stalled)."""
+    changes: dict[int, list[float]] = {}
+    for r in result.records:
+        for k, stall in enumerate((r.lmem_stall_ns, r.ddr_stall_ns)):
+            if stall > 0:
+                for t, sign in ((_ns(r.start_ns), 1), (_ns(r.start_ns + stall), -1)):
+                    changes.setdefault(t, [0.0, 0.0])[k] += sign
+    events, level = [], [0.0, 0.0]
+    for t in sorted(changes):
+        level = [a + b for a, b in zip(level, changes[t])]
+        events.append({"ph": "C", "pid": pid, "name": "stalled commands", "ts": _us(t),
+                       "args": {"lmem": int(level[0]), "ddr": int(level[1])}})
     return events
 
 

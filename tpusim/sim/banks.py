@@ -12,7 +12,7 @@ from tpusim.group.lmem import scratch_name
 from tpusim.lower.commands import Program
 
 
-def bank_masks(program: Program) -> tuple[list[int], list[int], list[bool]]:
+def bank_masks(program: Program, bank_bytes: int) -> tuple[list[int], list[int], list[bool]]:
     """Per TIU command its banks, per GDMA command its banks, and per TIU command whether an
     operand shares a bank with the result (the command conflicts with itself)."""
     groups = {plan.index: plan for plan in program.groups if plan.lmem is not None}
@@ -27,14 +27,14 @@ def bank_masks(program: Program) -> tuple[list[int], list[int], list[bool]]:
         lmem = plan.lmem
         reads = 0
         for t in op.inputs:
-            reads |= lmem.bank_mask(t)
+            reads |= lmem.bank_mask(t, bank_bytes)
         writes = 0
         for t in op.outputs:
-            writes |= lmem.bank_mask(t)
-        scratch = lmem.bank_mask(scratch_name(op.name))
+            writes |= lmem.bank_mask(t, bank_bytes)
+        scratch = lmem.bank_mask(scratch_name(op.name), bank_bytes)
         per_layer[index] = (reads | writes | scratch, bool(reads & writes))
     tiu = [per_layer.get(c.layer, (0, False)) for c in program.tiu]
-    gdma = [groups[c.group].lmem.bank_mask(c.tensor) if c.group in groups else 0
+    gdma = [groups[c.group].lmem.bank_mask(c.tensor, bank_bytes) if c.group in groups else 0
             for c in program.gdma]
     return [m for m, _ in tiu], gdma, [own for _, own in tiu]
 

@@ -220,7 +220,7 @@ class _Core:
         tiu_masks = gdma_masks = None
         self.own_extra: list[float] | None = None
         if sim.bank_conflict:
-            tiu_masks, gdma_masks, own = bank_masks(program)
+            tiu_masks, gdma_masks, own = bank_masks(program, chip.lmem_bank_bytes)
             # an operand in the result's bank: reads and writes take turns at it
             self.own_extra = [ns * sim.bank_conflict if o else 0.0 for ns, o in zip(tiu_ns, own)]
             tiu_ns = [ns + extra for ns, extra in zip(tiu_ns, self.own_extra)]

@@ -74,8 +74,10 @@ class Result:
                 "throughput_per_s": round(timeline.inferences / span * 1e9, 3)}
 
     def ddr_bytes(self) -> int:
-        """Bytes the GDMA moved to or from DDR."""
-        return sum(c.work.bytes for c in self.program.gdma if c.work.direction.value != "L2L")
+        """Bytes the GDMA moved to or from DDR (over every inference of a stream)."""
+        inferences = self._timeline.inferences if self._timeline is not None else 1
+        return inferences * sum(c.work.bytes for c in self.program.gdma
+                                if c.work.direction.value != "L2L")
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers (the fields `tpusim run --json` prints)."""
