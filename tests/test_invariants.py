@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from tpusim.sim.invariants import violations
+from tpusim.sim.invariants import program_problems, violations
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +50,38 @@ def test_swin_t_runs_in_layer_groups(swin_t, precision):
     # the simulation of a group stays close to tpu-mlir's own formula for it
     ratios = sorted(r.estimate_ratio for r in rows)
     assert 0.9 < ratios[len(ratios) // 2] < 1.1
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.mark.parametrize("model", ["swin-t", "swin-s", "swin-b", "resnet18.onnx",
+                                   "swin_t.onnx"])
+@pytest.mark.parametrize("precision", ["f32", "f16", "int8"])
+def test_built_in_and_shared_models_place_every_buffer_and_wait_for_every_read(chip, model,
+                                                                              precision):
+    """No two live buffers of a group overlap, all lie inside local memory, every command
+    waits for what it reads (the networks of ../shared/silicon: test_vendor_networks.py)."""
+    from tpusim.api import compile
+    from tpusim.frontend.load import load_model
+
+    path = SHARED / "onnx" / model
+    if model.endswith(".onnx") and not path.is_file():
+        pytest.skip(f"{model} is not in ../shared/onnx")
+    program = compile(load_model(str(path) if model.endswith(".onnx") else model), chip,
+                      precision)
+    assert program_problems(program, chip) == []
+    assert all(plan.lmem is not None for plan in program.groups)
+
+
+def test_tpu_mlir_programs_keep_their_addresses_apart(chip):
+    """tpu-mlir's own allocation (each op's out_addr) in its programs: no overlap under the
+    lifetimes tpusim gives their buffers, and every read waited for."""
+    from tpusim.api import load_program
+
+    files = sorted((SHARED / "tpu-mlir").rglob("*_final.mlir*"))
+    if not files:
+        pytest.skip("tpu-mlir's programs are not in ../shared/tpu-mlir")
+    for path in files:
+        program = load_program(path, chip)
+        assert program_problems(program, chip) == [], path.name

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tpusim.calibration.networks import network_rows, network_summary, summary_rows
+from tpusim.sim.invariants import program_problems
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MODELS = SHARED / "tpu-mlir" / "models"
@@ -15,8 +16,28 @@ pytestmark = pytest.mark.skipif(not (MODELS / "summary.csv").is_file(),
 
 
 @pytest.fixture(scope="module")
-def rows(chip):
-    return network_rows(MODELS, SHARED / "silicon", chip)
+def checked(chip):
+    """The rows, and what `program_problems` found in each compiled program."""
+    problems: dict[tuple[str, str], list[str]] = {}
+
+    def check(network, precision, program):
+        problems[network, precision] = program_problems(program, chip)
+
+    return network_rows(MODELS, SHARED / "silicon", chip, check), problems
+
+
+@pytest.fixture(scope="module")
+def rows(checked):
+    return checked[0]
+
+
+def test_every_buffer_has_its_own_place_and_every_read_its_wait(checked):
+    """Over every network and precision: no two buffers of a group overlap in local memory
+    while both are alive, every buffer lies inside it, and every command waits for what writes
+    what it reads."""
+    rows, problems = checked
+    assert len(problems) == len(rows)
+    assert {k: v for k, v in problems.items() if v} == {}
 
 
 def test_every_compile_of_tpu_mlir_has_a_row(rows):

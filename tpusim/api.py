@@ -82,7 +82,7 @@ def simulate(program: Program, chip: Chip | str = "bm1684x",
     report(f"simulating {program.name} ({program.commands:,} commands"
            f"{f' x {stream} inferences' if stream > 1 else ''})")
     start = time.perf_counter()
-    graph = program.graph
+    graph = program.graph if stream else None  # what a stream copies in and out
     upload = sum(graph.tensors[t].nbytes for t in graph.inputs) if graph else 0
     download = sum(graph.tensors[t].nbytes for t in graph.outputs) if graph else 0
     timeline = Simulation(program, chip, timing, stream=stream, cores=cores,

@@ -8,6 +8,7 @@ reproduce that model. The difference is how tpusim's compiler drifts from tpu-ml
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tpusim.calibration.micro import read_table, table_rows
 from tpusim.calibration.validate import error_stats
 from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip
+from tpusim.lower.commands import Program
 from tpusim.progress import report
 
 
@@ -51,9 +53,10 @@ def summary_rows(models: Path) -> list[dict[str, str]]:
 
 
 def network_rows(models: Path, onnx_dir: Path, chip: Chip,
-                 ) -> list[NetworkRow]:
+                 each: Callable[[str, str, Program], None] | None = None) -> list[NetworkRow]:
     """Compile and simulate every (network, precision) tpu-mlir compiled; each ONNX file is
-    read once. Operators tpusim does not know are an error, not a fallback."""
+    read once. Operators tpusim does not know are an error, not a fallback. `each` sees every
+    (network, precision, program) as it is compiled."""
     from tpusim.api import compile, simulate
     from tpusim.frontend.load import load_model
 
@@ -68,6 +71,8 @@ def network_rows(models: Path, onnx_dir: Path, chip: Chip,
         if name not in graphs:
             graphs[name] = load_model(str(path))
         program = compile(graphs[name], chip, mode.lower())
+        if each is not None:
+            each(name, mode.lower(), program)
         result = simulate(program, chip, "vendor")  # beside the vendor's estimate
         rows.append(NetworkRow(name, mode.lower(), result.total_ms, float(r["runtime_ms"]),
                                (len(program.groups), int(r["layer_groups"])),
