@@ -13,7 +13,7 @@ from tpusim.profile.series import (
     nice_bin_ns,
     pack_rows,
 )
-from tpusim.sim.engine import Record
+from tpusim.sim.timeline import Record
 
 
 def test_lmem_counts_a_group_once_then_the_global_layer(simple_chip):

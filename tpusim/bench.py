@@ -164,6 +164,8 @@ def run_suite(suite: Suite, chip: Chip | None = None, max_commands: int = MAX_CO
               timing: str | None = None) -> dict[str, Any]:
     """Every entry of `suite`, timed under the suite's timing models (or only `timing`)."""
     chip = chip or load_chip(suite.chip)
+    if chip.cores > 1:
+        raise TpusimError(f"chip {chip.name!r} has {chip.cores} cores: benchmarks run one core")
     timings = (parse_timing(timing),) if timing else suite.timings
     entries = {}
     for i, entry in enumerate(suite.entries):

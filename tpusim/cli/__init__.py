@@ -175,7 +175,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --silicon: tpu-mlir's compiles of the networks, for its "
                           "estimate beside each row (default DIR/../tpu-mlir/models)")
     fit.add_argument("--fields", metavar="A,B",
-                     help="with --silicon: fit only these [chip_timing] fields (default all)")
+                     help="with --silicon: fit these [chip_timing] fields (default: the ones "
+                          "cross-validation kept: kernel efficiency, short-row cost, "
+                          "contention)")
     fit.add_argument("--dry-run", action="store_true",
                      help="with --silicon: print, do not write the profile")
     fit.add_argument("--out", help="with --silicon: directory for silicon.csv, .json and the "

@@ -11,7 +11,7 @@ from operator import attrgetter
 from typing import Any
 
 from tpusim.lower.commands import Program
-from tpusim.sim.engine import Record
+from tpusim.sim.timeline import Record
 
 
 def placement(group: int) -> str:

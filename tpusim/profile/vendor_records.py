@@ -16,8 +16,8 @@ from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip
 from tpusim.lower.commands import Command, Direction, Dma, Engine, Layer, Program
 from tpusim.profile.vendor import VendorCommand, VendorProfile, read_vendor_profile
-from tpusim.sim.engine import Record
 from tpusim.sim.result import Result
+from tpusim.sim.timeline import Record
 
 VENDOR_MHZ = 1000.0  # the clock of tpu-mlir's cost model: a cycle is a nanosecond
 

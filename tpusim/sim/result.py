@@ -10,7 +10,7 @@ from tpusim.hw.chip import Chip
 from tpusim.ir.stats import macs
 from tpusim.lower.commands import Program
 from tpusim.progress import report
-from tpusim.sim.engine import Record, Timeline
+from tpusim.sim.timeline import Record, Timeline
 
 
 class Result:

@@ -53,6 +53,9 @@ def parameter_names() -> list[str]:
 
 
 def check_name(name: str) -> str:
+    if name == "cores":  # a batch shared between cores is several programs, not one
+        raise SweepError("cores is not swept: run a profile with cores = N (tpusim run MODEL "
+                         "--chip bm1684x-2core) for each count")
     if name in parameter_names():
         return name
     close = difflib.get_close_matches(name, parameter_names(), n=1)

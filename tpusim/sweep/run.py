@@ -50,6 +50,9 @@ def sweep(model: str | Graph, grid: Mapping[str, Sequence[Any]], *,
     `max_commands` bounds each compiled program (tpusim.limits); `timing` is the timing model
     every point is simulated with ("chip" or "vendor")."""
     base = chip if isinstance(chip, Chip) else load_chip(chip)
+    if base.cores > 1:
+        raise SweepError(f"chip {base.name!r} has {base.cores} cores: a sweep runs one core "
+                         "(tpusim run shares a batch between cores)")
     params = [check_name(name) for name in grid]
     axes = {name: check_values(name, list(grid[name]), base) for name in params}
     points = math.prod(len(values) for values in axes.values())
