@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpusim.group.estimate import SliceCosts
-from tpusim.group.lmem import allocate, placeable
+from tpusim.group.lmem import allocate
 from tpusim.group.plan import GroupPlan, GroupType, Secs
 from tpusim.group.rules import C, H, N, split_axes
 from tpusim.group.slicing import SliceGrid, peak_lmem, slice_grid
@@ -155,7 +155,9 @@ def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, 
     """The group these ops form when cut into `secs`, or None if it cannot be (an axis an op
     cannot slice, tensors that disagree on a dim, or more local memory than a lane has).
     With `costs`, transfers move between rows as tpu-mlir balances them (`balance_rows`).
-    With `place`, its buffers get addresses; without, it is only checked that they can."""
+    With `place`, its buffers get addresses (None if they do not place); without, only the
+    bytes alive at once are checked against a lane's memory (what the slicing search bisects
+    on)."""
     a = analysis or analyze(ops, g, opts, consumers, graph_outputs)
     if not _cut(secs) <= a.axes or not _permutes_load(ops):
         return None
@@ -181,8 +183,8 @@ def build_group(index: int, ops: list[Op], g: Graph, chip: Chip, opts: Options, 
                           for shapes in slices.distinct())
     if plan.lmem_bytes > chip.lmem_bytes_per_npu:
         return None
-    # the buffers must be placed without overlapping (as tpu-mlir's assignLmemAddr)
-    if place:
+    if place:  # every buffer at an address, none overlapping (tpu-mlir's assignLmemAddr)
         plan.lmem = allocate(plan, g, chip, spans)
-        return plan if plan.lmem is not None else None
-    return plan if placeable(plan, g, chip, spans) else None
+        if plan.lmem is None:
+            return None
+    return plan

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from tpusim.cost.gdma import gdma_ns
 from tpusim.cost.tiu import tiu_ns
-from tpusim.group.build import analyze, build_group, can_cut, escapes
+from tpusim.group.build import Analysis, analyze, build_group, can_cut, escapes
 from tpusim.group.estimate import SliceCosts, group_estimate_ns
 from tpusim.group.plan import GroupPlan, Secs, Segment
 from tpusim.group.rules import C, H, N, is_local
@@ -84,12 +84,19 @@ class Former:
             found = self._plans[key] = (cost, None if plan is None else plan.secs)
         return found
 
-    def plan(self, ops: list[Op], secs: Secs) -> GroupPlan:
-        """The group of these ops at a slicing `best_group` found."""
-        plan = build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
-                           self.outputs, costs=self.costs)
-        assert plan is not None  # the same ops at the same slicing fitted before
-        return plan
+    def plan(self, ops: list[Op], secs: Secs) -> GroupPlan | None:
+        """The group of these ops at the slicing `best_group` found, its buffers placed; where
+        they do not place (the search goes by the bytes alive at once), at the next slicing
+        that does, as tpu-mlir's allocator cuts further until its buffers place (None: at
+        none)."""
+        analysis = analyze(ops, self.g, self.opts, self.consumers, self.outputs)
+        cands = self._candidates(ops, analysis)
+        for s in cands[cands.index(secs) if secs in cands else 0:] or [secs]:
+            plan = build_group(0, ops, self.g, self.chip, self.opts, s, self.consumers,
+                               self.outputs, analysis, self.costs)
+            if plan is not None:
+                return plan
+        return None
 
     def _signature(self, ops: list[Op]) -> tuple:
         """What the group search depends on, without names: kinds, attributes, shapes, dtypes,
@@ -114,20 +121,24 @@ class Former:
             sig.append((op.kind, attrs, tuple(ins), outs))
         return tuple(sig)
 
-    def _search(self, ops: list[Op]) -> tuple[float, GroupPlan | None]:
-        analysis = analyze(ops, self.g, self.opts, self.consumers, self.outputs)
+    def _candidates(self, ops: list[Op], analysis: Analysis) -> list[Secs]:
         shape = self.g.tensors[ops[-1].outputs[0]].shape
         dims = tuple(shape[a] if a < len(shape) else 1 for a in (N, C, H))
         axes = frozenset(a for a in (N, C, H)
                          if dims[a] > 1 and can_cut(ops, self.g, self.opts, analysis, a))
-        cands = _candidates(dims, axes)  # type: ignore[arg-type]
+        return _candidates(dims, axes)  # type: ignore[arg-type]
+
+    def _search(self, ops: list[Op]) -> tuple[float, GroupPlan | None]:
+        analysis = analyze(ops, self.g, self.opts, self.consumers, self.outputs)
+        cands = self._candidates(ops, analysis)
 
         def build(secs: Secs) -> GroupPlan | None:
             return build_group(0, ops, self.g, self.chip, self.opts, secs, self.consumers,
                                self.outputs, analysis, self.costs, place=False)
 
         # tpu-mlir takes the first slicing that fits (LmemAllocator's quick search), cutting
-        # n, then c, then h; memory shrinks as the cut grows, so bisect for it.
+        # n, then c, then h; the bytes alive at once shrink as the cut grows, so bisect for
+        # the first slicing where they fit (`plan` then places the buffers).
         plan = build(cands[0])
         if plan is None and len(cands) > 1 and build(cands[-1]) is not None:
             lo, hi = 1, len(cands) - 1
@@ -182,8 +193,16 @@ class Former:
         bounds = list(range(len(run) + 1))
         if longest > 1:
             bounds = [0] + [end for _, end, _ in self._cut(run, bounds, longest)]
-        return [Segment(run[start:end], None if secs is None else self.plan(run[start:end], secs))
-                for start, end, secs in self._cut(run, bounds, len(run))]
+        while True:
+            segments = []
+            for start, end, secs in self._cut(run, bounds, len(run)):
+                plan = None if secs is None else self.plan(run[start:end], secs)
+                if secs is not None and plan is None:  # its buffers do not place: no group
+                    self._plans[self._signature(run[start:end])] = (float("inf"), None)
+                    break
+                segments.append(Segment(run[start:end], plan))
+            else:
+                return segments
 
     def _cut(self, run: list[Op], bounds: list[int], longest: int
              ) -> list[tuple[int, int, Secs | None]]:

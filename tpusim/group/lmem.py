@@ -147,17 +147,6 @@ def touched(plan: GroupPlan) -> list[set[str]]:
     return out
 
 
-def placeable(plan: GroupPlan, g: Graph, chip: Chip, spans: list[tuple[str, int, int]]
-              ) -> bool:
-    """Whether `allocate` finds addresses: at once when every buffer fits side by side, else
-    by allocating."""
-    align = chip.eu_bytes
-    wanted = _live_buffers(plan, g, chip, spans)
-    if sum(-(-size // align) * align for _, size, _, _ in wanted) <= chip.lmem_bytes_per_npu:
-        return True
-    return _allocate(wanted, plan, chip) is not None
-
-
 # Orders tried in turn until one fits: long-lived buffers first (they constrain the most
 # rows), then largest first, then in order of first use (a linear scan).
 _ORDERS = (
@@ -253,5 +242,5 @@ def overlaps(allocation: Allocation) -> list[tuple[Buffer, Buffer]]:
             if a.rows & b.rows and a.addr < b.end and b.addr < a.end]
 
 
-__all__ = ["Allocation", "Buffer", "allocate", "overlaps", "placeable", "plan_lifetimes",
+__all__ = ["Allocation", "Buffer", "allocate", "overlaps", "plan_lifetimes",
            "scratch_name", "touched"]
