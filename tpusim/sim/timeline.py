@@ -76,24 +76,23 @@ class Timeline:
     def records(self) -> list[Record]:
         """One record per command, in order of start (then engine, then id)."""
         out = []
-        zero: list[float] = []
         for engine, queue, starts, ends, lmem, ddr in (
                 ("TIU", self.program.tiu, self.tiu_start, self.tiu_end, self.tiu_lmem_stall,
                  None),
                 ("GDMA", self.program.gdma, self.gdma_start, self.gdma_end,
                  self.gdma_lmem_stall, self.gdma_ddr_stall)):
-            n = len(queue)
-            for k in range(self.inferences):
+            n, n_other = len(queue), len(self.program.queue(Engine(engine).other))
+            for k in range(self.inferences):  # a stream's ids go on from one to the next
                 for i, cmd in enumerate(queue):
                     at = k * n + i
                     work = cmd.work
                     nbytes, direction = ((work.bytes, work.direction.value)
                                          if isinstance(work, Dma) else (0, ""))
-                    out.append(Record(engine, cmd.id + k * n, cmd.dep and cmd.dep + k * (
-                        len(self.program.queue(Engine(engine).other))), work.kind, cmd.layer,
-                        cmd.group, cmd.slice, starts[at], ends[at], nbytes, direction,
-                        cmd.tensor, (lmem or zero)[at] if lmem else 0.0,
-                        ddr[at] if ddr else 0.0, k))
+                    dep = cmd.dep + k * n_other if cmd.dep else 0
+                    out.append(Record(engine, cmd.id + k * n, dep, work.kind, cmd.layer,
+                                      cmd.group, cmd.slice, starts[at], ends[at], nbytes,
+                                      direction, cmd.tensor, lmem[at] if lmem else 0.0,
+                                      ddr[at] if ddr else 0.0, k))
         out.sort(key=lambda r: (r.start_ns, r.engine, r.cmd_id))
         return out
 
