@@ -161,11 +161,6 @@ def allocate(plan: GroupPlan, g: Graph, chip: Chip,
     """Addresses for every buffer of `plan`, or None if they do not fit one lane's memory.
     `spans` are its tensors' lifetimes, if already known (`plan_lifetimes`)."""
     wanted = _live_buffers(plan, g, chip, plan_lifetimes(plan) if spans is None else spans)
-    return _allocate(wanted, plan, chip)
-
-
-def _allocate(wanted: list[tuple[str, int, frozenset[int], bool]], plan: GroupPlan, chip: Chip
-              ) -> Allocation | None:
     by_row = touched(plan)
     for avoid_conflicts in (True, False):
         for best_fit in (False, True):
