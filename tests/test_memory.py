@@ -38,8 +38,8 @@ def test_first_fit_keeps_buffers_used_together_out_of_each_others_banks(simple_c
     bank, so it goes to the next bank's start, 1024; C is never alive with B and reuses its
     place."""
     chip = simple_chip.replace(lmem_bytes_per_npu=4 * KIB, lmem_banks=4)
-    wanted = [("A", 512, frozenset({0, 1}), False), ("B", 512, frozenset({0}), False),
-              ("C", 512, frozenset({1}), False)]
+    wanted = [("A", 512, frozenset({0, 1})), ("B", 512, frozenset({0})),
+              ("C", 512, frozenset({1}))]
     placed = _place(wanted, [{"A", "B"}, {"A", "C"}], chip, True, False)
     assert [(b.tensor, b.addr, b.banks(KIB)) for b in placed.buffers] == [
         ("A", 0, 0b1), ("B", 1024, 0b10), ("C", 1024, 0b10)]
@@ -50,11 +50,11 @@ def test_a_conflict_is_recorded_where_no_bank_is_free(simple_chip):
     """Two banks of 1 KiB, A (1 KiB) and B (512 B) used together in one row: B cannot leave
     A's bank... unless it takes the other; with A at 1.5 KiB neither bank is free of it."""
     chip = simple_chip.replace(lmem_bytes_per_npu=2 * KIB, lmem_banks=2)
-    wanted = [("A", 1536, frozenset({0}), False), ("B", 512, frozenset({0}), False)]
+    wanted = [("A", 1536, frozenset({0})), ("B", 512, frozenset({0}))]
     placed = _place(wanted, [{"A", "B"}], chip, True, False)
     assert [(b.tensor, b.addr) for b in placed.buffers] == [("A", 0), ("B", 1536)]
     assert placed.conflicts == [("A", "B")]
-    assert _place([("A", 1536, frozenset({0}), False), ("B", 1024, frozenset({0}), False)],
+    assert _place([("A", 1536, frozenset({0})), ("B", 1024, frozenset({0}))],
                   [{"A", "B"}], chip, True, False) is None  # 2.5 KiB in 2 KiB
 
 

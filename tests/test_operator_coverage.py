@@ -276,7 +276,7 @@ def test_split_strided_slice_and_channel_concat_cost_copies(simple_chip):
     assert shape(g, "s") == (1, 64, 8, 8)
     typed = _typed(g, "f32")
     strided = next(op for op in typed.ops if op.kind is K.SLICE and op.attr("steps")[2] == 2)
-    from tpusim.lower.kernels import ddr_copies
+    from tpusim.lower.ddr_copies import ddr_copies
 
     ((_, dma),) = ddr_copies(strided, typed)
     assert (dma.direction, dma.rows, dma.row_bytes) == (Direction.S2S, 64 * 8 * 8, 4)

@@ -9,6 +9,8 @@ directory it could never write before it spends minutes simulating.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -19,6 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from tpusim.errors import OutputError
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text, a header of `columns` first."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 def dumps_json(data: Any) -> str:

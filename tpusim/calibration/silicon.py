@@ -15,8 +15,6 @@ left out of the fit. Cross-validation is reported both ways: with every row, and
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -32,7 +30,7 @@ from tpusim.calibration.retime import Retimer
 from tpusim.calibration.validate import error_stats
 from tpusim.errors import ModelError
 from tpusim.hw.chip import Chip, timing_fields
-from tpusim.outputs import dumps_json, staged_directory
+from tpusim.outputs import csv_text, dumps_json, staged_directory
 from tpusim.progress import report
 
 _QTABLE = re.compile(r"--quantize_table")
@@ -260,11 +258,7 @@ class Report:
 
     def to_csv(self) -> str:
         rows = self.to_dict()["rows"]
-        out = io.StringIO()
-        writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        return csv_text(list(rows[0]), rows)
 
     def plot(self, path: str | Path) -> None:
         from tpusim.calibration.silicon_plot import plot_report

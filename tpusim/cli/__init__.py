@@ -36,6 +36,16 @@ def _timing(p: argparse.ArgumentParser, default: str | None = "chip",
                         f"as its profile reports it (default {said})")
 
 
+def _silicon_files(parser: argparse.ArgumentParser) -> None:
+    """What `validate --silicon` and `fit --silicon` read beside the chip times, and write."""
+    parser.add_argument("--models", metavar="DIR",
+                        help="with --silicon: tpu-mlir's compiles of the networks "
+                             "(summary.csv), for its estimate beside each row (default "
+                             "DIR/../tpu-mlir/models)")
+    parser.add_argument("--out", help="with --silicon: directory for silicon.csv, .json and "
+                                      "the plots silicon.png, .svg")
+
+
 def _no_cache(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true",
                    help="compile without the compile cache (also TPUSIM_NO_CACHE=1)")
@@ -151,11 +161,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="published chip times (DIR/chip_times.csv, the networks beside "
                                "it): every row predicted by the profile as committed, beside "
                                "tpu-mlir's estimate (instead of --data's tables)")
-    validate.add_argument("--models", metavar="DIR",
-                          help="with --silicon: tpu-mlir's compiles of the networks "
-                               "(summary.csv; default DIR/../tpu-mlir/models)")
-    validate.add_argument("--out", help="with --silicon: directory for silicon.csv, .json "
-                                        "and the plots silicon.png, .svg")
+    _silicon_files(validate)
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     _no_cache(validate)
 
@@ -171,17 +177,13 @@ def _parser() -> argparse.ArgumentParser:
                                        "print DMA efficiencies fitted to its model")
     fit.add_argument("--chip", default="bm1684x",
                      help="the profile to fit and write (name or path; default bm1684x)")
-    fit.add_argument("--models", metavar="DIR",
-                     help="with --silicon: tpu-mlir's compiles of the networks, for its "
-                          "estimate beside each row (default DIR/../tpu-mlir/models)")
+    _silicon_files(fit)
     fit.add_argument("--fields", metavar="A,B",
                      help="with --silicon: fit these [chip_timing] fields (default: the ones "
                           "cross-validation kept: kernel efficiency, short-row cost, "
                           "contention)")
     fit.add_argument("--dry-run", action="store_true",
                      help="with --silicon: print, do not write the profile")
-    fit.add_argument("--out", help="with --silicon: directory for silicon.csv, .json and the "
-                                   "plots silicon.png, .svg (cross-validated predictions)")
     fit.add_argument("--json", action="store_true",
                      help="with --silicon: print one JSON object")
     _no_cache(fit)

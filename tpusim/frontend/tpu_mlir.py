@@ -270,7 +270,7 @@ class _GroupBuilder:
         for i, info in self.scratch.items():
             if info.buffer_size > 0:
                 buffers.append(Buffer(scratch_name(self.ops[i].name), info.buffer_addr,
-                                      info.buffer_size, frozenset({rows.get(i, 0)}), True))
+                                      info.buffer_size, frozenset({rows.get(i, 0)})))
         return Allocation(sorted(buffers, key=lambda b: (b.addr, min(b.rows, default=0))))
 
     def load(self, op: MlirOp, loops: int) -> None:

@@ -33,7 +33,6 @@ class Buffer:
     addr: int
     size: int
     rows: frozenset[int]
-    scratch: bool = False
 
     @property
     def end(self) -> int:
@@ -98,8 +97,8 @@ def plan_lifetimes(plan: GroupPlan) -> list[tuple[str, int, int]]:
 
 
 def _live_buffers(plan: GroupPlan, g: Graph, chip: Chip, spans: list[tuple[str, int, int]]
-                  ) -> list[tuple[str, int, frozenset[int], bool]]:
-    """(tensor, bytes per lane, rows alive, is scratch) of every buffer the group needs."""
+                  ) -> list[tuple[str, int, frozenset[int]]]:
+    """(tensor or scratch name, bytes per lane, rows alive) of every buffer the group needs."""
     op_row = {c.op: r for r, row in enumerate(plan.rows) for c in row.computes}
     shapes = list(_shapes(plan))
     alive: dict[str, list[set[int]]] = {}
@@ -120,7 +119,7 @@ def _live_buffers(plan: GroupPlan, g: Graph, chip: Chip, spans: list[tuple[str, 
         else:
             size = max(slice_bytes(s.get(t, g.tensors[t].shape), g.tensors[t].dtype, chip)
                        for s in shapes)
-        out += [(t, size, frozenset(c), False) for c in copies]
+        out += [(t, size, frozenset(c)) for c in copies]
     for i, op in enumerate(plan.ops):
         row = op_row.get(i)
         out_t = op.outputs[0]
@@ -129,7 +128,7 @@ def _live_buffers(plan: GroupPlan, g: Graph, chip: Chip, spans: list[tuple[str, 
         size = max(scratch_bytes(op, g, s.get(out_t, g.tensors[out_t].shape), chip)
                    for s in shapes)
         if size:
-            out.append((scratch_name(op.name), size, frozenset({row}), True))
+            out.append((scratch_name(op.name), size, frozenset({row})))
     return out
 
 
@@ -196,7 +195,7 @@ def _banks(addr: int, size: int, bank: int) -> int:
     return ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
 
 
-def _place(wanted: list[tuple[str, int, frozenset[int], bool]], by_row: list[set[str]],
+def _place(wanted: list[tuple[str, int, frozenset[int]]], by_row: list[set[str]],
            chip: Chip, avoid_conflicts: bool, best_fit: bool) -> Allocation | None:
     """First fit in the given order: the lowest EU-aligned free address (with `best_fit`, the
     one in the tightest gap), out of the banks of the buffers used beside it where there is
@@ -208,7 +207,7 @@ def _place(wanted: list[tuple[str, int, frozenset[int], bool]], by_row: list[set
             used_in.setdefault(t, set()).add(r)
     placed: list[Buffer] = []
     conflicts: list[tuple[str, str]] = []
-    for tensor, size, rows, scratch in wanted:
+    for tensor, size, rows in wanted:
         size = -(-size // align) * align
         alive = [b for b in placed if b.rows & rows]
         starts = _free_starts([(b.addr, b.end) for b in alive], size, capacity, align, bank)
@@ -222,7 +221,7 @@ def _place(wanted: list[tuple[str, int, frozenset[int], bool]], by_row: list[set
         for b in companions if avoid_conflicts else ():
             avoid |= b.banks(bank)
         addr = next((a for a, _ in starts if not _banks(a, size, bank) & avoid), None)
-        buf = Buffer(tensor, starts[0][0] if addr is None else addr, size, rows, scratch)
+        buf = Buffer(tensor, starts[0][0] if addr is None else addr, size, rows)
         mask = buf.banks(bank)
         conflicts += [(b.tensor, tensor) for b in companions if b.banks(bank) & mask]
         placed.append(buf)

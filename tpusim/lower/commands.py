@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from tpusim.ir.dtypes import DType
-from tpusim.ir.graph import Graph
+from tpusim.ir.graph import Graph, Op
 
 
 class Engine(Enum):
@@ -211,6 +211,12 @@ class Program:
 
     def queue(self, engine: Engine) -> list[Command]:
         return self.tiu if engine is Engine.TIU else self.gdma
+
+    def local_ops(self) -> dict[int, Op]:
+        """Layer index -> the op that layer runs inside its group (layers of groups only)."""
+        ops = {(plan.index, op.name): op for plan in self.groups for op in plan.ops}
+        return {i: ops[layer.group, layer.name] for i, layer in enumerate(self.layers)
+                if (layer.group, layer.name) in ops}
 
     @property
     def commands(self) -> int:

@@ -16,7 +16,8 @@ from tpusim.hw.chip import Chip
 from tpusim.ir.graph import Op
 from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Engine
-from tpusim.lower.kernels import KernelPlan, Move, Tile
+from tpusim.lower.ddr_copies import Move
+from tpusim.lower.kernels import KernelPlan, Tile
 from tpusim.lower.stream import Streams
 
 

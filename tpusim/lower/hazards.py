@@ -18,16 +18,8 @@ def unmet_reads(program: Program, limit: int = 20) -> list[str]:
     """Up to `limit` descriptions of commands whose waits do not cover what they read."""
     layers = program.layers
     groups = {plan.index: plan for plan in program.groups}
-    op_inputs: dict[int, tuple[str, ...]] = {}  # layer -> the tensors its op reads (groups)
-    producer: dict[tuple[int, str], int] = {}  # (group, tensor) -> layer that computes it
-    for plan in groups.values():
-        by_name = {op.name: op for op in plan.ops}
-        for index, layer in enumerate(layers):
-            op = by_name.get(layer.name) if layer.group == plan.index else None
-            if op is not None:
-                op_inputs[index] = op.inputs
-                for t in op.outputs:
-                    producer[(plan.index, t)] = index
+    local = program.local_ops()  # layer -> the op it runs in its group
+    producer = {(layers[index].group, t): index for index, op in local.items() for t in op.outputs}
 
     loads: dict[tuple, int] = {}  # (group or layer, slice, tensor or "") -> last GDMA id
     for cmd in program.gdma:
@@ -57,7 +49,7 @@ def unmet_reads(program: Program, limit: int = 20) -> list[str]:
         if cmd.group >= 0:
             plan = groups.get(cmd.group)
             held = set(plan.held) if plan is not None else set()
-            for t in op_inputs.get(cmd.layer, ()):
+            for t in (local[cmd.layer].inputs if cmd.layer in local else ()):
                 index = 0 if t in held else cmd.slice
                 wanted = loads.get((cmd.group, index, t), 0)
                 need(cmd, seen, wanted, f"{t!r}")

@@ -13,9 +13,10 @@ from tpusim.ir.ops import VIEWS
 from tpusim.ir.stats import op_macs
 from tpusim.limits import MAX_COMMANDS
 from tpusim.lower.commands import Layer, Program
+from tpusim.lower.ddr_copies import ddr_copies
 from tpusim.lower.global_layer import emit_copies, emit_global
 from tpusim.lower.group_layer import emit_group
-from tpusim.lower.kernels import ddr_copies, plan
+from tpusim.lower.kernels import plan
 from tpusim.lower.stream import Streams
 from tpusim.sim.fast import replay_ns
 

@@ -38,12 +38,8 @@ def lmem_map(result: Result) -> list[Placement]:
     plans = {p.index: p for p in program.groups if p.lmem is not None}
     if not plans:
         return []
-    touches: dict[int, tuple[str, ...]] = {}  # layer -> tensors its TIU commands touch
-    for index, layer in enumerate(program.layers):
-        plan = plans.get(layer.group)
-        op = next((o for o in plan.ops if o.name == layer.name), None) if plan else None
-        if op is not None:
-            touches[index] = (*op.inputs, *op.outputs, scratch_name(op.name))
+    touches = {index: (*op.inputs, *op.outputs, scratch_name(op.name))  # by TIU commands
+               for index, op in program.local_ops().items()}
     held = {g: set(p.held) if len(p.slices) > 1 else set() for g, p in plans.items()}
     spans: dict[tuple[int, str, int], list[float]] = {}
     for r in first_inference(result.records):

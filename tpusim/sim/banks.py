@@ -17,12 +17,9 @@ def bank_masks(program: Program, bank_bytes: int) -> tuple[list[int], list[int],
     operand shares a bank with the result (the command conflicts with itself)."""
     groups = {plan.index: plan for plan in program.groups if plan.lmem is not None}
     per_layer: dict[int, tuple[int, bool]] = {}
-    for index, layer in enumerate(program.layers):
-        plan = groups.get(layer.group)
+    for index, op in program.local_ops().items():
+        plan = groups.get(program.layers[index].group)
         if plan is None:
-            continue
-        op = next((o for o in plan.ops if o.name == layer.name), None)
-        if op is None:
             continue
         lmem = plan.lmem
         reads = 0

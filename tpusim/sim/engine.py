@@ -21,7 +21,8 @@ The run keeps each command's start, end and stalls (`Timeline`); `Record`s are m
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 import simpy
 
@@ -51,16 +52,21 @@ def _layer_of(program: Program) -> Describe:
     return describe
 
 
-def tiu_durations(program: Program, timing: Timing, overlap: list[float] | None) -> list[float]:
-    """Every TIU command's time under `timing` (`overlap`: each one's, for contention); the
-    same work is priced once."""
-    cache: dict[object, float] = {}
+def _priced(commands: list[Command], price: Callable[[Any], Any]) -> list:
+    """`price(work)` of every command, the same work priced once."""
+    cache: dict[object, Any] = {}
     out = []
-    for c in program.tiu:
-        ns = cache.get(c.work)
-        if ns is None:
-            ns = cache[c.work] = timing.tiu_ns(c.work)
-        out.append(ns)
+    for c in commands:
+        cost = cache.get(c.work)
+        if cost is None:
+            cost = cache[c.work] = price(c.work)
+        out.append(cost)
+    return out
+
+
+def tiu_durations(program: Program, timing: Timing, overlap: list[float] | None) -> list[float]:
+    """Every TIU command's time under `timing` (`overlap`: each one's, for contention)."""
+    out = _priced(program.tiu, timing.tiu_ns)
     if overlap is not None:
         out = [ns * timing.contention(f) for ns, f in zip(out, overlap)]
     return out
@@ -68,13 +74,7 @@ def tiu_durations(program: Program, timing: Timing, overlap: list[float] | None)
 
 def dma_costs(program: Program, timing: Timing, overlap: list[float] | None) -> list[DmaCost]:
     """Every GDMA command's cost under `timing`, as `tiu_durations`."""
-    cache: dict[Dma, DmaCost] = {}
-    out = []
-    for c in program.gdma:
-        cost = cache.get(c.work)
-        if cost is None:
-            cost = cache[c.work] = timing.dma(c.work)
-        out.append(cost)
+    out = _priced(program.gdma, timing.dma)
     if overlap is not None:
         out = [cost.scaled(timing.contention(f)) for cost, f in zip(out, overlap)]
     return out
@@ -186,15 +186,16 @@ class Simulation:
 
     def execute(self) -> Timeline:
         env = self.env
-        procs = [env.process(self._engine(core, e)) for core in self.cores for e in Engine]
+        for core in self.cores:
+            for engine in Engine:
+                env.process(self._engine(core, engine))
         if self.stream:
             env.process(self._uploads())
             env.process(self._downloads())
         env.run()
-        for core, engine_procs in zip(self.cores, (procs[i:i + 2] for i in
-                                                   range(0, len(procs), 2))):
-            if any(p.is_alive for p in engine_procs):  # only if the checks were bypassed
-                t, g = core.queues[Engine.TIU], core.queues[Engine.GDMA]
+        for core in self.cores:
+            t, g = core.queues[Engine.TIU], core.queues[Engine.GDMA]
+            if t.count < len(t.start) or g.count < len(g.start):  # only if checks were bypassed
                 raise stall_error(core.program.tiu, core.program.gdma,
                                   t.count % max(1, len(core.program.tiu)),
                                   g.count % max(1, len(core.program.gdma)),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tpusim.errors import OutputError
-from tpusim.outputs import dumps_json, staged_directory
+from tpusim.outputs import csv_text, dumps_json, staged_directory
 from tpusim.profile.tables import format_table
 from tpusim.sweep.work import METRICS
 
@@ -108,11 +106,7 @@ class SweepResult:
         return {k: v for k, v in self.to_dict().items() if k not in RUN_FIELDS}
 
     def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, self.columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return out.getvalue()
+        return csv_text(self.columns, self.rows)
 
     def to_dataframe(self) -> Any:
         """The rows as a pandas DataFrame (pandas is optional: install it to use this)."""

@@ -3,8 +3,6 @@ time ranked, drawn as a tornado chart."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,7 +12,7 @@ from tpusim.cost.timing import DEFAULT_TIMING
 from tpusim.hw.chip import Chip, at_most, load_chip
 from tpusim.ir.graph import Graph
 from tpusim.limits import MAX_COMMANDS
-from tpusim.outputs import dumps_json, staged_directory
+from tpusim.outputs import csv_text, dumps_json, staged_directory
 from tpusim.profile.tables import format_table
 from tpusim.sweep.execute import ExecutorSpec, ProgressSpec
 from tpusim.sweep.params import COMPILER_SETTINGS, SweepError, check_name
@@ -96,13 +94,8 @@ class SensitivityResult:
                 "entries": [e.to_dict() for e in self.entries], "sweep": self.sweep.to_dict()}
 
     def to_csv(self) -> str:
-        out = io.StringIO()
         rows = [e.to_dict() for e in self.entries]
-        columns = list(rows[0]) if rows else ["param"]
-        writer = csv.DictWriter(out, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        return csv_text(list(rows[0]) if rows else ["param"], rows)
 
     def plot(self, path: str | Path) -> None:
         from tpusim.sweep.plot import plot_tornado
